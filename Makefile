@@ -1,0 +1,37 @@
+# The two commands of the README: `make figures` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SCALE ?= quick
+NOTEBOOKS ?=
+export SOURCE_DATE_EPOCH := 1700000000
+export MPLBACKEND := agg
+export PYTHONHASHSEED := 0
+
+.PHONY: help env figures test unit nbval clean
+.DEFAULT_GOAL := help
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+env: $(STAMP)  ## Create .venv and install the pinned dependencies (done once)
+
+figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTEBOOKS=02) and write figures/
+	$(PY) -m helpers.pipeline --scale $(SCALE) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
+
+test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
+	MIA_SCALE=smoke MIA_FIGURES_DIR=build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=900 -p no:cacheprovider
+
+unit: $(STAMP)  ## Unit tests only
+	$(PY) -m pytest tests -p no:cacheprovider
+
+clean:  ## Remove executed notebooks and caches (keeps .venv and figures/)
+	rm -rf build data/cache

@@ -1,0 +1,44 @@
+"""Helpers of the model-inversion notebook companion. Importing this package has no side effects.
+
+Each notebook starts with ``session = helpers.setup_notebook(scale=scale, seed=seed)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["setup_notebook", "Session"]
+
+
+@dataclass(frozen=True)
+class Session:
+    scale: "object"    # helpers.config.Scale
+    seed: int
+    device: "object"   # torch.device
+
+
+def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", threads: int | None = None
+                   ) -> Session:
+    """Resolve the scale (``$MIA_SCALE`` overrides it), seed everything, set the plotting style.
+
+    Prints one line with what was chosen, so an executed notebook records how it was run.
+    """
+    import os
+
+    import matplotlib
+    import seaborn as sns
+    import torch
+
+    from .config import SCALE_ENV_VAR, get_scale
+    from .repro import resolve_device, seed_everything
+
+    resolved = get_scale(scale)
+    if threads:
+        torch.set_num_threads(threads)
+    seed_everything(seed)
+    torch_device = resolve_device(device)
+    sns.set_theme(context="notebook", style="whitegrid")
+    matplotlib.rcParams.update({"pdf.fonttype": 42, "savefig.dpi": 150, "figure.dpi": 80})
+    source = f" (from ${SCALE_ENV_VAR})" if os.environ.get(SCALE_ENV_VAR) else ""
+    print(f"scale={resolved.name}{source} seed={seed} device={torch_device} torch={torch.__version__} "
+          f"threads={torch.get_num_threads()}")
+    return Session(resolved, seed, torch_device)

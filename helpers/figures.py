@@ -1,0 +1,96 @@
+"""Saving figures: the only way notebooks write to ``figures/``.
+
+``save(fig, "00_name", data=df)`` writes ``figures/00_name.png`` and ``.pdf`` with deterministic
+metadata (no dates, no software versions) and, when given, the data behind the figure as
+``figures/00_name.csv``. The id starts with the two-digit number of the producing notebook.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from . import paths
+
+FIGURE_ID = re.compile(r"^\d\d_[a-z0-9_]+$")
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(fig, fig_id: str, data=None, folder: Path | None = None) -> list[Path]:
+    """Write ``fig`` (and optionally a DataFrame ``data``) under ``fig_id``; return the paths."""
+    if not FIGURE_ID.match(fig_id):
+        raise ValueError(f"figure id {fig_id!r} must look like '00_lower_case_name'")
+    folder = Path(folder) if folder is not None else paths.figures_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ext, metadata in (("png", {"Software": None}),
+                          ("pdf", {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})):
+        path = folder / f"{fig_id}.{ext}"
+        _atomic(path, lambda tmp: fig.savefig(tmp, format=ext, metadata=metadata, bbox_inches="tight"))
+        written.append(path)
+    if data is not None:
+        path = folder / f"{fig_id}.csv"
+        _atomic(path, lambda tmp: data.to_csv(tmp, index=False, float_format="%.6g"))
+        written.append(path)
+    return written
+
+
+def image_grid(rows: dict, n: int = 8, title: str | None = None):
+    """A figure with one row of ``n`` images per entry of ``rows`` (label -> N×C×H×W in [0, 1])."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.15 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            image = images[c].detach().cpu()
+            if image.shape[0] == 1:
+                ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(image.permute(1, 2, 0).clamp(0, 1))
+            ax.set_xticks([]), ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_features(ax, z, max_channels: int = 16, title: str | None = None) -> None:
+    """Draw one image's features: a mosaic of the first channels (C×H×W) or a strip (flat)."""
+    import numpy as np
+
+    z = z.detach().cpu().float()
+    if z.dim() == 3:
+        channels = z[:max_channels]
+        cols = int(np.ceil(np.sqrt(len(channels))))
+        rows = int(np.ceil(len(channels) / cols))
+        h, w = channels.shape[1:]
+        mosaic = np.full((rows * (h + 1), cols * (w + 1)), np.nan)
+        for i, channel in enumerate(channels):
+            r, c = divmod(i, cols)
+            span = (channel.max() - channel.min()).clamp_min(1e-8)
+            mosaic[r * (h + 1): r * (h + 1) + h, c * (w + 1): c * (w + 1) + w] = (channel - channel.min()) / span
+        ax.imshow(mosaic, cmap="viridis")
+    else:
+        z = z.flatten()
+        side = int(np.ceil(np.sqrt(len(z))))
+        padded = np.full(side * side, np.nan)
+        padded[: len(z)] = z.numpy()
+        ax.imshow(padded.reshape(side, side), cmap="viridis")
+    ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)

@@ -1,0 +1,112 @@
+"""Per-image reconstruction metrics for images in [0, 1] (explained in notebooks/00_quickstart.ipynb).
+
+Every function takes two N×C×H×W tensors and returns a tensor of N values, one per image:
+
+* ``mse``: mean squared error over channels and pixels;
+* ``psnr``: 10·log10(1 / MSE_i) in dB (data range 1; identical images are capped at 100 dB);
+* ``ssim``: SSIM with an 11×11 Gaussian window, σ = 1.5, K = (0.01, 0.03), valid (unpadded)
+  filtering, via pytorch-msssim; images smaller than 11 pixels use the largest odd window that fits
+  and σ scaled by window/11;
+* ``lpips``: LPIPS (AlexNet) via the lpips package, on images upsampled to 64×64 and replicated to
+  three channels. It needs torchvision's ImageNet AlexNet weights in torch's hub cache; when they
+  are absent it returns NaN and warns once. It never runs with random weights.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+PSNR_CAP_DB = 100.0
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    if x.shape != y.shape:
+        raise ValueError(f"images must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.dim() != 4:
+        raise ValueError(f"images must be N×C×H×W, got shape {tuple(x.shape)}")
+
+
+def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    _check_pair(x, y)
+    return (x.double() - y.double()).pow(2).flatten(1).mean(1)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    error = mse(x, y)
+    value = 10 * torch.log10(1.0 / error.clamp_min(10 ** (-PSNR_CAP_DB / 10)))
+    return value
+
+
+def ssim_window(height: int, width: int) -> tuple[int, float]:
+    """(window size, σ) used for images of this size."""
+    size = min(11, height, width)
+    size -= 1 - size % 2  # largest odd size that fits
+    return size, 1.5 * size / 11
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    from pytorch_msssim import ssim as _ssim
+
+    _check_pair(x, y)
+    size, sigma = ssim_window(*x.shape[-2:])
+    return _ssim(x.double(), y.double(), data_range=1.0, size_average=False, win_size=size,
+                 win_sigma=sigma)
+
+
+_LPIPS_MODEL = None
+_LPIPS_WARNED = False
+
+
+def lpips_weights_path() -> Path:
+    """Where torchvision keeps the ImageNet AlexNet weights that LPIPS needs."""
+    from torchvision.models import AlexNet_Weights
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(AlexNet_Weights.IMAGENET1K_V1.url).name
+
+
+def lpips_available() -> bool:
+    return lpips_weights_path().is_file()
+
+
+def _lpips_model():
+    global _LPIPS_MODEL
+    if _LPIPS_MODEL is None:
+        import lpips as lpips_package
+
+        _LPIPS_MODEL = lpips_package.LPIPS(net="alex", pretrained=True, verbose=False).eval()
+    return _LPIPS_MODEL
+
+
+def lpips(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    global _LPIPS_WARNED
+    _check_pair(x, y)
+    if not lpips_available():
+        if not _LPIPS_WARNED:
+            warnings.warn(f"LPIPS is reported as NaN: the ImageNet AlexNet weights are not at "
+                          f"{lpips_weights_path()} (no download offline). Copy them there to enable it.",
+                          stacklevel=2)
+            _LPIPS_WARNED = True
+        return torch.full((x.shape[0],), float("nan"), dtype=torch.float64)
+    model = _lpips_model()
+
+    def prepare(images):
+        images = images.float()
+        if images.shape[1] == 1:
+            images = images.repeat(1, 3, 1, 1)
+        if images.shape[-1] < 64:
+            images = F.interpolate(images, size=(64, 64), mode="bilinear", align_corners=False)
+        return images * 2 - 1
+
+    with torch.no_grad():
+        return model(prepare(x), prepare(y)).flatten().double()
+
+
+METRICS = {"mse": mse, "psnr": psnr, "ssim": ssim, "lpips": lpips}
+
+
+def all_metrics(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every metric of :data:`METRICS`, per image."""
+    return {name: fn(x, y) for name, fn in METRICS.items()}

@@ -1,0 +1,90 @@
+"""``make figures``: run every numbered notebook with papermill and publish its figures.
+
+Each notebook runs in order into ``build/executed/`` with the ``scale`` parameter. Its figures are
+written to a staging folder (``$MIA_FIGURES_DIR``) and moved into ``figures/`` only when the whole
+notebook succeeded, so a failure leaves the figures of earlier runs intact. A failure stops the run
+with the notebook's name and the failing cell. Run ``python -m helpers.pipeline --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import paths
+from .config import SCALE_ENV_VAR, SCALES, check_choice
+
+
+def numbered_notebooks(only: list[str] | None = None) -> list[Path]:
+    """``notebooks/NN_*.ipynb`` in order; ``only`` keeps those whose number or name is listed."""
+    notebooks = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = {item.strip() for chunk in only for item in chunk.split(",") if item.strip()}
+        notebooks = [nb for nb in notebooks if nb.name[:2] in wanted or nb.stem in wanted]
+        if not notebooks:
+            raise SystemExit(f"no notebook matches {sorted(wanted)}")
+    return notebooks
+
+
+def check_parameters(notebook: Path, parameters: dict) -> None:
+    """Refuse parameter names the notebook does not declare (papermill would only warn)."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"{notebook.name} declares no parameter {', '.join(unknown)}; "
+                         f"it declares: {', '.join(declared) or 'none'}")
+
+
+def run_notebook(notebook: Path, parameters: dict) -> float:
+    """Execute one notebook; on success move its staged figures into figures/. Returns seconds."""
+    import papermill
+
+    check_parameters(notebook, parameters)
+    executed = paths.BUILD / "executed" / notebook.name
+    staging = paths.BUILD / "staged-figures" / notebook.stem
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["MIA_FIGURES_DIR"] = str(staging)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
+                                   kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    finally:
+        os.environ.pop("MIA_FIGURES_DIR", None)
+    paths.FIGURES.mkdir(exist_ok=True)
+    for staged in sorted(staging.iterdir()):
+        os.replace(staged, paths.FIGURES / staged.name)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="quick", help=f"one of {', '.join(SCALES)}")
+    parser.add_argument("--only", nargs="*", help="notebook numbers or names, e.g. 00 02")
+    args = parser.parse_args(argv)
+    check_choice("scale", args.scale, SCALES)
+    if os.environ.pop(SCALE_ENV_VAR, None):
+        print(f"note: ${SCALE_ENV_VAR} is ignored by make figures; the scale is {args.scale}")
+    for notebook in numbered_notebooks(args.only):
+        print(f"[{args.scale}] {notebook.name} ...", flush=True)
+        try:
+            seconds = run_notebook(notebook, {"scale": args.scale})
+        except Exception as error:
+            cell = getattr(error, "exec_count", None)
+            where = f" in cell [{cell}]" if cell is not None else ""
+            print(f"FAILED: {notebook.name}{where}: {type(error).__name__}: "
+                  f"{getattr(error, 'evalue', error)}\n(executed copy: build/executed/{notebook.name}; "
+                  f"figures of earlier runs are untouched)", file=sys.stderr)
+            return 1
+        print(f"  done in {seconds:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

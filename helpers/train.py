@@ -1,0 +1,158 @@
+"""The one classifier-training function every notebook uses (explained in 00_quickstart).
+
+``train_classifier(config, splits)`` trains a :mod:`helpers.models` classifier with Adam on the
+target-train split, evaluates it on the target-test split after every epoch, and caches the
+weights and history by a hash of the full config (:mod:`helpers.cache`). A second call with the
+same config loads instead of training.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import cache
+from .config import Scale, check_choice, check_range
+from .data import DATASETS, Splits
+from .models import ARCHS, SplittableNet, build_model
+from .repro import resolve_device, seed_everything
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained classifier (and hence its cache key)."""
+
+    dataset: str = "mnist5k"
+    arch: str = "vgg"
+    width: int | None = None          # None: the architecture's default
+    n_train: int = 2500
+    n_test: int = 1000
+    n_aux: int = 1500
+    split_seed: int = 0               # seed of split_dataset
+    aux_source: str = "disjoint_aux"
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 1e-3
+    label_smoothing: float = 0.0      # α: 1-α on the true class, α/(K-1) on the others; α<0 sharpens
+    seed: int = 0                     # initialisation and batch order
+    keep_epoch_states: bool = False   # store the weights after every epoch (training dynamics)
+
+    def __post_init__(self):
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("arch", self.arch, ARCHS)
+        check_range("label_smoothing", self.label_smoothing, -0.5, 1.0)
+        check_range("lr", self.lr, 0.0, low_inclusive=False)
+        for name in ("n_train", "n_test", "n_aux", "epochs", "batch_size"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def from_scale(cls, scale: Scale, **overrides) -> "TrainConfig":
+        sizes = dict(n_train=scale.n_train, n_test=scale.n_test, n_aux=scale.n_aux,
+                     epochs=scale.epochs, batch_size=scale.batch_size, lr=scale.lr)
+        return cls(**{**sizes, **overrides})
+
+    def split_kwargs(self) -> dict:
+        return dict(n_train=self.n_train, n_test=self.n_test, n_aux=self.n_aux, seed=self.split_seed,
+                    aux_source=self.aux_source)
+
+
+@dataclass
+class TrainedClassifier:
+    model: SplittableNet
+    config: TrainConfig
+    history: list[dict]                 # one row per epoch: loss, train_acc, test_acc
+    epoch_states: list[dict] | None     # weights after each epoch when config.keep_epoch_states
+    cache_key: dict                     # identifies these weights (for caches of derived results)
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history[-1]["test_acc"]
+
+    def model_at_epoch(self, epoch: int) -> SplittableNet:
+        """A copy of the model with the weights it had after ``epoch`` (1-based)."""
+        if self.epoch_states is None:
+            raise ValueError("trained without keep_epoch_states=True")
+        model = build_model(self.config.arch, self.model.input_shape, self.model.num_classes,
+                            self.config.width)
+        model.load_state_dict(self.epoch_states[epoch - 1])
+        return model.eval()
+
+
+def smoothed_targets(labels: torch.Tensor, num_classes: int, alpha: float) -> torch.Tensor:
+    """Soft targets: 1-α on the true class and α/(K-1) on each other class (GPZ's convention)."""
+    targets = torch.full((len(labels), num_classes), alpha / (num_classes - 1), device=labels.device)
+    return targets.scatter_(1, labels[:, None], 1.0 - alpha)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Class predictions of ``model`` (eval mode) for images ``x``."""
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu()
+                      for i in range(0, len(x), batch_size)])
+
+
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    return (predict(model, x) == y).double().mean().item()
+
+
+def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
+    generator = seed_everything(config.seed)
+    x, y = splits.train.x, splits.train.y
+    num_classes = splits.num_classes
+    model = build_model(config.arch, tuple(x.shape[1:]), num_classes, config.width).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history, states = [], []
+    progress = tqdm(range(1, config.epochs + 1), desc=f"train {config.arch} on {config.dataset}",
+                    unit="epoch", leave=False)
+    for epoch in progress:
+        model.train()
+        order = torch.randperm(len(y), generator=generator)
+        total_loss, correct = 0.0, 0
+        for start in range(0, len(y), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            xb, yb = x[batch].to(device), y[batch].to(device)
+            logits = model(xb)
+            loss = soft_cross_entropy(logits, smoothed_targets(yb, num_classes, config.label_smoothing))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(batch)
+            correct += (logits.argmax(1) == yb).sum().item()
+        row = {"epoch": epoch, "loss": total_loss / len(y), "train_acc": correct / len(y),
+               "test_acc": accuracy(model, splits.test.x, splits.test.y)}
+        history.append(row)
+        progress.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+        if config.keep_epoch_states:
+            states.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    payload = {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history,
+               "num_classes": num_classes, "input_shape": list(x.shape[1:])}
+    if config.keep_epoch_states:
+        payload["epoch_states"] = states
+    return payload
+
+
+def train_classifier(config: TrainConfig, splits: Splits, device: str = "auto",
+                     overwrite: bool = False) -> TrainedClassifier:
+    """Train (or load from the cache) the classifier described by ``config`` on ``splits``.
+
+    ``splits`` must be ``split_dataset(load_dataset(config.dataset), **config.split_kwargs())``;
+    its indices are part of the cache key, so passing other splits cannot return stale weights.
+    """
+    key = {**dataclasses.asdict(config), "splits": splits.fingerprint()}
+    if len(splits.train) != config.n_train or len(splits.test) != config.n_test:
+        raise ValueError("splits do not match config: build them with config.split_kwargs()")
+    torch_device = resolve_device(device)
+    payload = cache.cached("classifier", key, lambda: _fit(config, splits, torch_device), overwrite)
+    model = build_model(config.arch, tuple(payload["input_shape"]), payload["num_classes"], config.width)
+    model.load_state_dict(payload["state_dict"])
+    return TrainedClassifier(model.eval(), config, payload["history"], payload.get("epoch_states"), key)

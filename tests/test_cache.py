@@ -1,0 +1,65 @@
+import warnings
+
+import pytest
+import torch
+
+from helpers import cache
+
+
+def test_hash_ignores_key_order_but_not_values():
+    assert cache.config_hash({"a": 1, "b": 2}) == cache.config_hash({"b": 2, "a": 1})
+    assert cache.config_hash({"a": 1}) != cache.config_hash({"a": 2})
+
+
+def test_round_trip_and_reuse():
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"w": torch.arange(3.0), "history": [{"epoch": 1, "loss": 0.5}]}
+
+    first = cache.cached("demo", {"lr": 0.1}, compute)
+    second = cache.cached("demo", {"lr": 0.1}, compute)
+    assert len(calls) == 1 and torch.equal(first["w"], second["w"]) and second["history"][0]["loss"] == 0.5
+    cache.cached("demo", {"lr": 0.2}, compute)
+    assert len(calls) == 2
+
+
+def test_corrupt_entry_is_recomputed_with_a_warning():
+    config = {"k": 1}
+    cache.save("demo", config, {"w": torch.ones(2)})
+    data_path, _ = cache.entry_paths("demo", config)
+    data_path.write_bytes(data_path.read_bytes()[:-7] + b"garbage")
+    with pytest.warns(UserWarning, match="corrupt"):
+        result = cache.cached("demo", config, lambda: {"w": torch.zeros(2)})
+    assert torch.equal(result["w"], torch.zeros(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rewritten entry verifies cleanly
+        assert torch.equal(cache.load("demo", config)["w"], torch.zeros(2))
+
+
+def test_sidecar_for_another_config_is_not_trusted(monkeypatch):
+    cache.save("demo", {"k": 1}, {"w": torch.ones(1)})
+    monkeypatch.setattr(cache, "config_hash", lambda config: "collision")
+    cache.save("demo", {"k": 1}, {"w": torch.ones(1)})
+    with pytest.warns(UserWarning, match="differs"):
+        assert cache.load("demo", {"k": 2}) is None
+
+
+def test_interrupted_write_leaves_nothing(monkeypatch):
+    def broken_save(obj, handle):
+        handle.write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        cache.cached("demo", {"k": 3}, lambda: {"w": torch.ones(1)})
+    data_path, meta_path = cache.entry_paths("demo", {"k": 3})
+    assert not data_path.exists() and not meta_path.exists()
+    assert list(data_path.parent.iterdir()) == []  # no temporary file left behind
+
+
+def test_failed_computation_writes_nothing():
+    with pytest.raises(RuntimeError):
+        cache.cached("demo", {"k": 4}, lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert cache.load("demo", {"k": 4}) is None

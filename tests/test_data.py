@@ -1,0 +1,140 @@
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import data as data_module
+from helpers.data import (DatasetUnavailable, dataset_available, gaussian_mixture_source, load_dataset,
+                          split_dataset)
+
+
+@pytest.fixture(scope="module")
+def mnist5k():
+    return load_dataset("mnist5k")
+
+
+def test_mnist5k_is_real_mnist(mnist5k):
+    assert mnist5k.x.shape == (5000, 1, 28, 28) and mnist5k.x.dtype == torch.float32
+    assert 0.0 == mnist5k.x.min() and mnist5k.x.max() == 1.0
+    assert torch.bincount(mnist5k.y).tolist() == [500] * 10
+    # MNIST's well-known pixel statistics: mean 0.1307, about 19% of pixels non-zero
+    assert abs(mnist5k.x.mean().item() - 0.1307) < 0.01
+    assert 0.15 < (mnist5k.x > 0).float().mean().item() < 0.23
+    assert not mnist5k.is_test.any()
+
+
+@pytest.mark.skipif(not dataset_available("fashion-mnist"), reason="apt-get install dataset-fashion-mnist")
+def test_fashion_mnist_from_debian():
+    fashion = load_dataset("fashion-mnist", download=False)
+    assert fashion.x.shape == (70000, 1, 28, 28)
+    assert fashion.is_test.sum().item() == 10000
+    assert abs(fashion.x[~fashion.is_test].mean().item() - 0.2860) < 0.002  # the known training mean
+    assert fashion.classes[9] == "Ankle boot"
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    with pytest.raises(DatasetUnavailable, match=r"'kmnist' was not found.*torchvision"):
+        load_dataset("kmnist", root=tmp_path, download=False)
+    assert not dataset_available("cifar10", root=tmp_path)
+
+
+def test_offline_download_failure_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            raise OSError("no network")
+
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    with pytest.raises(DatasetUnavailable, match=r"'mnist'.*could not download.*no network"):
+        load_dataset("mnist")
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(ValueError, match="mnist5k, fashion-mnist, mnist, kmnist, cifar10"):
+        load_dataset("imagenet")
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_files_in_a_local_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", images[:2])
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([7, 1]))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images[2:])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([4]))
+    loaded = load_dataset("mnist", root=tmp_path, download=False)
+    assert loaded.y.tolist() == [7, 1, 4] and loaded.is_test.tolist() == [False, False, True]
+    assert loaded.x[0, 0, 0, 5].item() == pytest.approx(5 / 255)
+    assert loaded.x[2, 0, 1, 0].item() == pytest.approx(((2 * 784 + 28) % 256) / 255)
+
+
+def test_cifar_batches_in_a_local_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
+        batch = {"data": np.full((2, 3072), 10 * i, np.uint8), "labels": [i, i]}
+        with open(folder / name, "wb") as handle:
+            pickle.dump(batch, handle)
+    loaded = load_dataset("cifar10", root=tmp_path, download=False)
+    assert loaded.x.shape == (12, 3, 32, 32) and loaded.is_test.sum() == 2
+    assert loaded.x[-1].max().item() == pytest.approx(50 / 255) and loaded.classes[0] == "airplane"
+
+
+def test_splits_are_disjoint_deterministic_and_sized(mnist5k):
+    a = split_dataset(mnist5k, 2500, 1000, 1500, seed=0)
+    b = split_dataset(mnist5k, 2500, 1000, 1500, seed=0)
+    c = split_dataset(mnist5k, 2500, 1000, 1500, seed=1)
+    sets = [set(p.index.tolist()) for p in (a.train, a.test, a.aux)]
+    assert [len(s) for s in sets] == [2500, 1000, 1500]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    assert torch.equal(a.test.index, b.test.index) and a.fingerprint() == b.fingerprint()
+    assert not torch.equal(a.test.index, c.test.index) and a.fingerprint() != c.fingerprint()
+    assert torch.equal(a.test.x, mnist5k.x[a.test.index]) and torch.equal(a.test.y, mnist5k.y[a.test.index])
+    # random order: the first 100 test images cover every class (mnist5k itself is sorted by class)
+    assert a.test.y[:100].unique().numel() == 10
+
+
+def test_attacker_knows_the_training_set(mnist5k):
+    s = split_dataset(mnist5k, 1000, 500, 400, aux_source="train_set")
+    assert set(s.aux.index.tolist()) <= set(s.train.index.tolist())
+    with pytest.raises(ValueError, match="n_aux <= n_train"):
+        split_dataset(mnist5k, 100, 50, 200, aux_source="train_set")
+    with pytest.raises(ValueError, match="aux_source"):
+        split_dataset(mnist5k, 100, 50, 20, aux_source="guess")
+
+
+def test_too_large_splits_are_refused(mnist5k):
+    with pytest.raises(ValueError, match="cannot take"):
+        split_dataset(mnist5k, 4000, 1000, 1000)
+
+
+def test_official_test_part_feeds_target_test(monkeypatch):
+    x = torch.zeros(10, 1, 28, 28)
+    fake = data_module.ImageDataset("toy", x, torch.arange(10) % 2, torch.arange(10) >= 7, ("0", "1"), "test")
+    s = split_dataset(fake, 4, 3, 3)
+    assert set(s.test.index.tolist()) == {7, 8, 9}
+
+
+def test_gaussian_mixture_source_is_explicit_and_correct():
+    source = gaussian_mixture_source(n=20000, d=3, k=2, spread=2.0, std=0.5, seed=0)
+    assert source.x.shape == (20000, 3) and source.means.shape == (2, 3)
+    for c in range(2):
+        members = source.x[source.labels == c]
+        assert torch.allclose(members.mean(0), source.means[c], atol=0.03)
+        assert abs(members.std(0).mean().item() - 0.5) < 0.02
+    with pytest.raises(ValueError):
+        gaussian_mixture_source(n=10, d=2, k=2, std=0.0)
+    with pytest.raises(ValueError):
+        load_dataset("synthetic-gmm")  # never one of the image datasets

@@ -1,0 +1,59 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from helpers import metrics
+
+
+def test_mse_and_psnr_hand_computed():
+    x = torch.zeros(2, 1, 4, 4)
+    y = x.clone()
+    y[0] += 0.1                      # every pixel off by 0.1: MSE 0.01, PSNR 20 dB
+    y[1, 0, 0, 0] = 1.0              # one of 16 pixels off by 1: MSE 1/16, PSNR 10·log10(16)
+    assert torch.allclose(metrics.mse(x, y), torch.tensor([0.01, 1 / 16], dtype=torch.float64))
+    assert torch.allclose(metrics.psnr(x, y), torch.tensor([20.0, 10 * np.log10(16)], dtype=torch.float64))
+    assert metrics.psnr(x, x).tolist() == [metrics.PSNR_CAP_DB] * 2
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_ssim_matches_scikit_image(channels):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, channels, 32, 32, generator=g)
+    y = (x + 0.15 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    ours = metrics.ssim(x, y)
+    for i in range(3):
+        a, b = x[i].permute(1, 2, 0).numpy(), y[i].permute(1, 2, 0).numpy()
+        ref = structural_similarity(a, b, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, data_range=1.0)
+        assert abs(ours[i].item() - ref) < 1e-4
+    assert torch.allclose(metrics.ssim(x, x), torch.ones(3, dtype=torch.float64))
+
+
+def test_ssim_window_for_tiny_images():
+    assert metrics.ssim_window(28, 28) == (11, 1.5)
+    size, sigma = metrics.ssim_window(8, 8)
+    assert size == 7 and sigma == pytest.approx(1.5 * 7 / 11)
+    x = torch.rand(2, 1, 8, 8)
+    assert metrics.ssim(x, x).shape == (2,)
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.mse(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 5))
+    with pytest.raises(ValueError, match="N×C×H×W"):
+        metrics.psnr(torch.zeros(4, 4), torch.zeros(4, 4))
+
+
+def test_lpips_is_nan_with_one_warning_when_weights_are_absent(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(metrics, "_LPIPS_WARNED", False)
+    x = torch.rand(2, 1, 28, 28)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, second = metrics.lpips(x, x), metrics.lpips(x, x * 0.5)
+    assert torch.isnan(first).all() and torch.isnan(second).all() and first.shape == (2,)
+    assert len([w for w in caught if "LPIPS" in str(w.message)]) == 1
+    assert metrics._LPIPS_MODEL is None  # never built a network, so never ran with random weights

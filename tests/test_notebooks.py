@@ -1,0 +1,50 @@
+"""Structure of the committed notebooks: skeleton, one literal parameters cell, no stored outputs."""
+import ast
+
+import nbformat
+import papermill
+import pytest
+
+from helpers.paths import NOTEBOOKS
+from helpers.pipeline import check_parameters, numbered_notebooks
+
+ALL = numbered_notebooks()
+
+
+def test_there_are_notebooks():
+    assert [nb.name for nb in ALL][0] == "00_quickstart.ipynb"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_one_literal_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    names = []
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, (ast.Assign, ast.AnnAssign)), "parameters cell holds assignments only"
+        ast.literal_eval(node.value)  # raises for anything but a literal
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+        names.append(target.id)
+    assert names[:2] == ["scale", "seed"]
+    assert set(papermill.inspect_notebook(str(path))) == set(names)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_skeleton_and_clean_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0].source
+    assert first.startswith(f"# {path.name[:2]} ") and "**Aim.**" in first
+    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("## ")]
+    assert headings[-2:] == ["## Summary", "## Exercises"]
+    assert "helpers.setup_notebook(" in "".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert all(not c.get("outputs") and c.get("execution_count") is None
+               for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_pipeline_refuses_undeclared_parameters():
+    with pytest.raises(ValueError, match="declares no parameter bogus"):
+        check_parameters(NOTEBOOKS / "00_quickstart.ipynb", {"scale": "quick", "bogus": 1})
+    check_parameters(NOTEBOOKS / "00_quickstart.ipynb", {"scale": "quick"})

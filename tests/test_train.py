@@ -1,0 +1,69 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import train as train_module
+from helpers.data import load_dataset, split_dataset
+from helpers.train import TrainConfig, smoothed_targets, soft_cross_entropy, train_classifier
+
+
+def test_smoothed_targets_hand_computed():
+    t = smoothed_targets(torch.tensor([2]), 10, 0.3)
+    assert t[0, 2].item() == pytest.approx(0.7) and t[0, 0].item() == pytest.approx(0.3 / 9)
+    negative = smoothed_targets(torch.tensor([0]), 10, -0.05)
+    assert negative[0, 0].item() == pytest.approx(1.05) and negative[0, 5].item() == pytest.approx(-0.05 / 9)
+    assert torch.allclose(negative.sum(1), torch.ones(1))
+
+
+def test_soft_cross_entropy_without_smoothing_is_cross_entropy():
+    logits, labels = torch.randn(5, 10), torch.tensor([0, 3, 9, 2, 2])
+    assert torch.allclose(soft_cross_entropy(logits, smoothed_targets(labels, 10, 0.0)),
+                          F.cross_entropy(logits, labels))
+
+
+def test_bad_configs_fail_before_work():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TrainConfig(label_smoothing=-0.9)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        TrainConfig(dataset="svhn")
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    config = TrainConfig(n_train=512, n_test=256, n_aux=64, epochs=3, batch_size=32, lr=3e-3, width=8)
+    return config, split_dataset(load_dataset("mnist5k"), **config.split_kwargs())
+
+
+def test_training_learns_is_repeatable_and_cached(tiny, monkeypatch):
+    config, splits = tiny
+    first = train_classifier(config, splits, device="cpu")
+    assert first.test_accuracy > 0.6  # chance is 0.1
+    assert first.history[-1]["loss"] < first.history[0]["loss"]
+    again = train_classifier(config, splits, device="cpu", overwrite=True)
+    for name, tensor in first.model.state_dict().items():
+        assert torch.equal(tensor, again.model.state_dict()[name]), name
+
+    def must_not_train(*args):
+        raise AssertionError("should have loaded from the cache")
+
+    monkeypatch.setattr(train_module, "_fit", must_not_train)
+    loaded = train_classifier(config, splits, device="cpu")
+    assert loaded.history == first.history
+
+
+def test_epoch_states_are_kept_on_request(tiny):
+    config, splits = tiny
+    config = TrainConfig(**{**config.__dict__, "epochs": 2, "keep_epoch_states": True})
+    trained = train_classifier(config, splits, device="cpu")
+    last = trained.model_at_epoch(2)
+    for name, tensor in trained.model.state_dict().items():
+        assert torch.equal(tensor, last.state_dict()[name])
+    assert not torch.equal(trained.model_at_epoch(1).blocks.relu1[0].weight, last.blocks.relu1[0].weight)
+
+
+def test_mismatched_splits_are_refused(tiny):
+    config, splits = tiny
+    with pytest.raises(ValueError, match="splits do not match"):
+        train_classifier(TrainConfig(**{**config.__dict__, "n_train": 500}), splits)
