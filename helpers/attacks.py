@@ -1,8 +1,15 @@
-"""Model-inversion attacks on the features an edge sends to the cloud.
+"""Model-inversion attacks on what the cloud receives from the edge (notebooks 00 and 03).
 
-``InverseNetworkAttack`` (He et al., ACSAC 2019; used by all four papers) is the black-box learned
-decoder g ≈ f_edge⁻¹, trained on auxiliary pairs (x, z) with pixel MSE. Explained in
-notebooks/00_quickstart.ipynb.
+All attacks share one interface: ``fit(x_aux, z_aux=None, y_aux=None)`` learns what the attack
+learns from the attacker's auxiliary images (``z_aux``: the observed features of those images,
+obtained by black-box queries; ``y_aux``: their labels), and ``reconstruct(z)`` returns x̂ in [0, 1]
+with the input's shape.
+
+* ``InverseNetworkAttack`` (He et al., ACSAC 2019; all four papers): a learned decoder g ≈ f_e⁻¹.
+* ``WhiteBoxOptimizationAttack`` (rMLE, He et al. 2019): x̂ = argmin ||f_e(x̂) − z||² + λ_TV·TV(x̂).
+* ``HybridAttack``: the decoder's output refined by the white-box optimisation.
+* ``QueryFreeShadowAttack`` (He et al. 2019): no queries; a shadow edge is trained so that the
+  known cloud classifies the auxiliary data, then the shadow is inverted.
 """
 from __future__ import annotations
 
@@ -14,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from . import cache
 from .repro import resolve_device, seed_everything
 
 
@@ -113,7 +119,7 @@ class InverseNetworkAttack:
     def _val_mse(self, x: torch.Tensor, z: torch.Tensor) -> float:
         return float(((self.reconstruct(z) - x) ** 2).mean())
 
-    def fit(self, x_aux: torch.Tensor, z_aux: torch.Tensor) -> "InverseNetworkAttack":
+    def fit(self, x_aux: torch.Tensor, z_aux: torch.Tensor, y_aux=None) -> "InverseNetworkAttack":
         self._check_features(z_aux)
         if len(x_aux) != len(z_aux):
             raise ValueError(f"{len(x_aux)} images but {len(z_aux)} feature vectors")
@@ -169,14 +175,170 @@ class InverseNetworkAttack:
         return self
 
 
-def fit_or_load(attack: InverseNetworkAttack, x_aux: torch.Tensor, z_aux: torch.Tensor, context: dict,
-                overwrite: bool = False) -> InverseNetworkAttack:
-    """Fit ``attack`` on (x_aux, z_aux), or load it from the cache.
 
-    ``context`` must identify where the features came from (e.g. the classifier's cache key and the
-    cut); the attack's own config and the auxiliary data's size and checksum complete the key.
+# ---------------------------------------------------------------- white-box optimisation
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Anisotropic TV per image: mean |horizontal difference| + mean |vertical difference|."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1)
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
+    return dx + dy
+
+
+class WhiteBoxOptimizationAttack:
+    """rMLE: x̂ = argmin_x (1/D)||f_e(x) − z||² + λ_TV·TV(x), by Adam (amsgrad) from x₀ = 0.5.
+
+    The feature distance is averaged over the D feature values, so λ_TV means the same at every cut.
+    x̂ is clamped to [0, 1] after every step. Images are optimised as one batch, but each image's
+    loss depends only on its own pixels (the edge runs in eval mode), so the result for an image
+    does not depend on its batch. Deterministic: no randomness is used.
     """
-    key = {**context, **attack.config(), "n_aux": len(x_aux),
-           "aux_checksum": round(float(x_aux.double().sum()), 6), "z_checksum": round(float(z_aux.double().sum()), 3)}
-    payload = cache.cached("attack", key, lambda: attack.fit(x_aux, z_aux).state_dict(), overwrite)
-    return attack.load_state_dict(payload)
+
+    name = "white_box"
+
+    def __init__(self, edge: nn.Module, image_shape, steps: int = 300, lr: float = 0.05,
+                 tv_weight: float = 0.01, batch_size: int = 256, device: str = "auto"):
+        if steps <= 0 or lr <= 0 or tv_weight < 0:
+            raise ValueError("steps and lr must be positive, tv_weight non-negative")
+        self.edge, self.image_shape = edge, tuple(image_shape)
+        self.steps, self.lr, self.tv_weight, self.batch_size = steps, lr, tv_weight, batch_size
+        self.device = resolve_device(device)
+
+    def config(self) -> dict:
+        return {"attack": self.name, "steps": self.steps, "lr": self.lr, "tv_weight": self.tv_weight}
+
+    def fit(self, x_aux=None, z_aux=None, y_aux=None) -> "WhiteBoxOptimizationAttack":
+        return self  # nothing to learn: the attacker holds the edge's weights
+
+    def _optimise(self, z: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        x = start.clone().to(self.device).requires_grad_(True)
+        z = z.to(self.device)
+        optimizer = torch.optim.Adam([x], lr=self.lr, amsgrad=True)
+        for _ in range(self.steps):
+            loss = ((self.edge(x) - z) ** 2).flatten(1).mean(1) + self.tv_weight * total_variation(x)
+            (grad,) = torch.autograd.grad(loss.sum(), x)
+            optimizer.zero_grad(set_to_none=True)
+            x.grad = grad
+            optimizer.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        return x.detach().cpu()
+
+    def reconstruct(self, z: torch.Tensor, init: torch.Tensor | None = None) -> torch.Tensor:
+        """x̂ for features ``z``; ``init`` (N × image_shape) replaces the constant 0.5 start."""
+        self.edge.eval()
+        if init is None:
+            init = torch.full((len(z), *self.image_shape), 0.5)
+        if init.shape != (len(z), *self.image_shape):
+            raise ValueError(f"init must have shape {(len(z), *self.image_shape)}, got {tuple(init.shape)}")
+        parts = [self._optimise(z[i:i + self.batch_size], init[i:i + self.batch_size])
+                 for i in tqdm(range(0, len(z), self.batch_size), desc="white-box attack", leave=False)]
+        return torch.cat(parts)
+
+
+class HybridAttack:
+    """The inverse network's reconstruction as the starting point of the white-box optimisation."""
+
+    name = "hybrid"
+
+    def __init__(self, decoder: InverseNetworkAttack, white_box: WhiteBoxOptimizationAttack):
+        self.decoder, self.white_box = decoder, white_box
+
+    def config(self) -> dict:
+        return {"attack": self.name, "decoder": self.decoder.config(), "white_box": self.white_box.config()}
+
+    def fit(self, x_aux, z_aux, y_aux=None) -> "HybridAttack":
+        self.decoder.fit(x_aux, z_aux)
+        return self
+
+    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        return self.white_box.reconstruct(z, init=self.decoder.reconstruct(z))
+
+
+# ---------------------------------------------------------------- query-free shadow attack
+
+class QueryFreeShadowAttack:
+    """He et al.'s query-free attack: the attacker knows the cloud and the edge's architecture.
+
+    It trains a shadow edge (a fresh copy of the edge's architecture) so that the frozen cloud
+    classifies the auxiliary images correctly, then fits an inverse network on the shadow's features
+    and applies it to the real observed features. It never queries the real edge.
+    """
+
+    name = "query_free"
+
+    def __init__(self, cloud: nn.Module, make_edge, image_shape, feature_shape, shadow_epochs: int = 5,
+                 decoder_epochs: int = 10, lr: float = 1e-3, batch_size: int = 128, seed: int = 0,
+                 device: str = "auto"):
+        self.cloud, self.make_edge = cloud, make_edge
+        self.image_shape, self.feature_shape = tuple(image_shape), tuple(feature_shape)
+        self.shadow_epochs, self.lr, self.batch_size, self.seed = shadow_epochs, lr, batch_size, seed
+        self.device = resolve_device(device)
+        self.decoder = InverseNetworkAttack(feature_shape, image_shape, epochs=decoder_epochs, seed=seed,
+                                            device=device)
+        self.shadow: nn.Module | None = None
+
+    def config(self) -> dict:
+        return {"attack": self.name, "shadow_epochs": self.shadow_epochs, "lr": self.lr,
+                "batch_size": self.batch_size, "seed": self.seed, "decoder": self.decoder.config()}
+
+    def fit(self, x_aux, z_aux=None, y_aux=None) -> "QueryFreeShadowAttack":
+        if y_aux is None:
+            raise ValueError("the query-free attack needs the auxiliary labels y_aux")
+        generator = seed_everything(self.seed)
+        shadow = self.make_edge().to(self.device)
+        cloud_state = [p.requires_grad for p in self.cloud.parameters()]
+        self.cloud.eval().requires_grad_(False)
+        optimizer = torch.optim.Adam(shadow.parameters(), lr=self.lr)
+        try:
+            for _ in tqdm(range(self.shadow_epochs), desc="train shadow edge", leave=False):
+                shadow.train()
+                order = torch.randperm(len(x_aux), generator=generator)
+                for start in range(0, len(order), self.batch_size):
+                    batch = order[start:start + self.batch_size]
+                    if len(batch) < 2:
+                        continue
+                    logits = self.cloud(shadow(x_aux[batch].to(self.device)))
+                    loss = F.cross_entropy(logits, y_aux[batch].to(self.device))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+        finally:
+            for p, flag in zip(self.cloud.parameters(), cloud_state):
+                p.requires_grad_(flag)
+        self.shadow = shadow.eval()
+        self.decoder.fit(x_aux, edge_features(self.shadow, x_aux))
+        return self
+
+    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder.reconstruct(z)
+
+
+# ---------------------------------------------------------------- evaluation
+
+def evaluate(reconstructions: dict, x_eval: torch.Tensor, y_eval: torch.Tensor | None = None,
+             classify=None, seconds: dict | None = None, **labels) -> "pd.DataFrame":
+    """A tidy table: one row per (image, attack) with MSE, PSNR, SSIM, LPIPS.
+
+    ``reconstructions`` maps an attack name to x̂ (same shape as ``x_eval``). With ``classify``
+    (images -> predicted labels, the target classifier behind the defense) and ``y_eval``, the column
+    ``recon_correct`` says whether the target classifies the reconstruction as the true class
+    (semantic leakage). ``seconds`` (attack -> {"fit": s, "reconstruct": s}) adds timing columns;
+    ``labels`` (cut, defense, dataset, seed, ...) are constant columns.
+    """
+    import pandas as pd
+
+    from . import metrics
+
+    frames = []
+    for attack, x_hat in reconstructions.items():
+        if x_hat.shape != x_eval.shape:
+            raise ValueError(f"{attack}: reconstruction shape {tuple(x_hat.shape)} != {tuple(x_eval.shape)}")
+        columns = {"image": range(len(x_eval)), "attack": attack, **labels}
+        columns.update({name: value.numpy() for name, value in metrics.all_metrics(x_hat, x_eval).items()})
+        if classify is not None and y_eval is not None:
+            columns["recon_correct"] = (classify(x_hat) == y_eval).numpy().astype(float)
+        for phase, value in (seconds or {}).get(attack, {}).items():
+            columns[f"seconds_{phase}"] = value
+        frames.append(pd.DataFrame(columns))
+    return pd.concat(frames, ignore_index=True)

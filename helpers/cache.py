@@ -20,6 +20,9 @@ import torch
 
 from . import paths
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 # Bump when a change to the helpers makes earlier cached results wrong.
 CACHE_VERSION = 1
 
@@ -42,6 +45,7 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
     """Write through ``write(handle)`` into a temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; give them the usual mode
     try:
         with os.fdopen(fd, mode) as handle:
             write(handle)

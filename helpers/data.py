@@ -46,7 +46,6 @@ CLASS_NAMES = {
                 "truck"),
     "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
 }
-AUX_SOURCES = ("disjoint_aux", "train_set")
 
 
 class DatasetUnavailable(FileNotFoundError):
@@ -227,8 +226,7 @@ class Split:
 class Splits:
     train: Split   # trains the target classifier (edge + cloud)
     test: Split    # private inference inputs: accuracy and attack scores are measured here
-    aux: Split     # the attacker's auxiliary data
-    aux_source: str
+    aux: Split     # the attacker's own auxiliary data (helpers.suite.attacker_data picks other settings)
     num_classes: int
 
     def fingerprint(self) -> str:
@@ -241,18 +239,15 @@ class Splits:
         return digest.hexdigest()[:16]
 
 
-def split_dataset(data: ImageDataset, n_train: int, n_test: int, n_aux: int, seed: int = 0,
-                  aux_source: str = "disjoint_aux") -> Splits:
-    """Deterministic target-train / target-test / attacker-auxiliary splits.
+def split_dataset(data: ImageDataset, n_train: int, n_test: int, n_aux: int, seed: int = 0) -> Splits:
+    """Deterministic, disjoint target-train / target-test / attacker-auxiliary splits.
 
-    * target-test comes from the official test part when the dataset has one, otherwise from a
-      random part of the pool;
-    * ``aux_source="disjoint_aux"`` (default): auxiliary images are disjoint from both target splits;
-    * ``aux_source="train_set"``: the attacker knows (a subset of) the target's training images.
-
-    The same ``seed`` always yields the same indices.
+    target-test comes from the official test part when the dataset has one, otherwise from a random
+    part of the pool; target-train and attacker-auxiliary from the rest. Each split keeps a seeded
+    random order, so any prefix is a random sample. The same ``seed`` always yields the same indices.
+    Settings where the attacker knows training or test images are chosen explicitly by
+    ``helpers.suite.AttackerKnowledge``, not here.
     """
-    check_choice("aux_source", aux_source, AUX_SOURCES)
     for label, n in (("n_train", n_train), ("n_test", n_test), ("n_aux", n_aux)):
         if int(n) <= 0:
             raise ValueError(f"{label} must be positive, got {n}")
@@ -262,19 +257,15 @@ def split_dataset(data: ImageDataset, n_train: int, n_test: int, n_aux: int, see
     test_pool = order[data.is_test[order]] if has_test_part else order
     test_idx = test_pool[:n_test]
     rest = order[~data.is_test[order]] if has_test_part else order[n_test:]
-    need = n_train + (n_aux if aux_source == "disjoint_aux" else 0)
-    if len(test_idx) < n_test or len(rest) < need:
+    if len(test_idx) < n_test or len(rest) < n_train + n_aux:
         raise ValueError(f"dataset {data.name!r} has {len(data)} images; cannot take n_train={n_train}, "
-                         f"n_test={n_test}, n_aux={n_aux} ({aux_source}) disjointly")
-    if aux_source == "train_set" and n_aux > n_train:
-        raise ValueError(f"aux_source='train_set' needs n_aux <= n_train, got {n_aux} > {n_train}")
-    train_idx = rest[:n_train]
-    aux_idx = rest[n_train:n_train + n_aux] if aux_source == "disjoint_aux" else train_idx[:n_aux]
+                         f"n_test={n_test}, n_aux={n_aux} disjointly")
+    train_idx, aux_idx = rest[:n_train], rest[n_train:n_train + n_aux]
 
     def part(index):  # kept in the seeded random order, so any prefix is a random sample
         return Split(data.x[index], data.y[index], index)
 
-    return Splits(part(train_idx), part(test_idx), part(aux_idx), aux_source, data.num_classes)
+    return Splits(part(train_idx), part(test_idx), part(aux_idx), data.num_classes)
 
 
 # ---------------------------------------------------------------- synthetic source (theory only)

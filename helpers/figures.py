@@ -19,6 +19,7 @@ FIGURE_ID = re.compile(r"^\d\d_[a-z0-9_]+$")
 def _atomic(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
+    os.chmod(tmp, 0o644)
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -32,7 +32,6 @@ class TrainConfig:
     n_test: int = 1000
     n_aux: int = 1500
     split_seed: int = 0               # seed of split_dataset
-    aux_source: str = "disjoint_aux"
     epochs: int = 8
     batch_size: int = 128
     lr: float = 1e-3
@@ -56,8 +55,7 @@ class TrainConfig:
         return cls(**{**sizes, **overrides})
 
     def split_kwargs(self) -> dict:
-        return dict(n_train=self.n_train, n_test=self.n_test, n_aux=self.n_aux, seed=self.split_seed,
-                    aux_source=self.aux_source)
+        return dict(n_train=self.n_train, n_test=self.n_test, n_aux=self.n_aux, seed=self.split_seed)
 
 
 @dataclass

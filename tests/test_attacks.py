@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from helpers.attacks import InverseNetworkAttack, fit_or_load
+from helpers import attacks
+from helpers.attacks import InverseNetworkAttack
 from helpers.data import load_dataset, split_dataset
 
 
@@ -42,10 +43,76 @@ def test_wrong_feature_shape_is_refused(digits):
         InverseNetworkAttack((2, 3), (1, 28, 28))
 
 
-def test_fit_or_load_reuses_the_fitted_decoder(digits):
+def test_total_variation_hand_computed():
+    x = torch.zeros(1, 1, 2, 3)
+    x[0, 0, :, 2] = 1.0  # a vertical edge: horizontal differences (0, 1) in both rows, none vertical
+    assert attacks.total_variation(x).item() == pytest.approx(0.5)
+
+
+def orthogonal_edge(d: int = 784) -> torch.nn.Module:
+    g = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g))
+    layer = torch.nn.Linear(d, d, bias=False)
+    layer.weight.data.copy_(q)
+    return torch.nn.Sequential(torch.nn.Flatten(), layer).requires_grad_(False)
+
+
+def test_white_box_inverts_an_invertible_linear_edge(digits):
+    _, x_test = digits
+    edge = orthogonal_edge()
+    x = x_test[:16]
+    attack = attacks.WhiteBoxOptimizationAttack(edge, (1, 28, 28), steps=300, lr=0.05, tv_weight=0.0, device="cpu")
+    x_hat = attack.fit().reconstruct(edge(x))
+    assert x_hat.shape == x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
+    assert ((x_hat - x) ** 2).mean().item() < 1e-3
+    # each image's result is independent of its batch, and the attack is deterministic
+    alone = attack.reconstruct(edge(x[:3]))
+    assert torch.allclose(alone, x_hat[:3], atol=1e-6)
+
+
+def test_hybrid_starts_from_the_decoder_and_does_not_get_worse(digits):
     x_aux, x_test = digits
-    make = lambda: InverseNetworkAttack((1, 28, 28), (1, 28, 28), width=8, epochs=1, device="cpu")
-    first = fit_or_load(make(), x_aux, x_aux, {"edge": "identity"})
-    second = fit_or_load(make(), x_aux, x_aux, {"edge": "identity"})  # loaded, not refitted
-    assert torch.equal(first.reconstruct(x_test), second.reconstruct(x_test))
-    assert second.history == first.history
+    edge = orthogonal_edge()
+    decoder = InverseNetworkAttack((784,), (1, 28, 28), width=8, epochs=1, device="cpu")
+    white_box = attacks.WhiteBoxOptimizationAttack(edge, (1, 28, 28), steps=50, tv_weight=0.0, device="cpu")
+    hybrid = attacks.HybridAttack(decoder, white_box).fit(x_aux, edge(x_aux))
+    z = edge(x_test[:16])
+    start, refined = decoder.reconstruct(z), hybrid.reconstruct(z)
+    error = lambda x_hat: ((x_hat - x_test[:16]) ** 2).mean().item()  # noqa: E731
+    assert error(refined) < error(start) / 2
+
+
+def test_query_free_attack_never_queries_the_edge(digits):
+    from helpers.models import build_model, split
+
+    x_aux, x_test = digits
+    model = build_model("vgg", width=4).eval()
+    edge, cloud = split(model, "pool1")
+    for p in edge.parameters():
+        p.register_hook(lambda grad: (_ for _ in ()).throw(AssertionError("edge used")))
+    labels = torch.arange(len(x_aux)) % 10
+    cloud_before = [p.clone() for p in cloud.parameters()]
+    attack = attacks.QueryFreeShadowAttack(cloud, lambda: split(build_model("vgg", width=4), "pool1")[0],
+                                           (1, 28, 28), (4, 14, 14), shadow_epochs=1, decoder_epochs=1,
+                                           device="cpu").fit(x_aux, None, labels)
+    assert attack.shadow is not edge
+    assert all(torch.equal(a, b) for a, b in zip(cloud_before, cloud.parameters()))  # cloud stays frozen
+    assert attack.reconstruct(edge(x_test[:4]).detach()).shape == (4, 1, 28, 28)
+    with pytest.raises(ValueError, match="labels"):
+        attack.fit(x_aux)
+
+
+def test_evaluate_builds_a_tidy_table(digits):
+    _, x_test = digits
+    x = x_test[:5]
+    table = attacks.evaluate({"perfect": x.clone(), "blank": torch.zeros_like(x)}, x,
+                             y_eval=torch.zeros(5, dtype=torch.long), classify=lambda images: torch.zeros(5, dtype=torch.long),
+                             seconds={"perfect": {"fit": 1.0}}, cut="pool1", seed=0)
+    assert len(table) == 10 and set(table.attack) == {"perfect", "blank"}
+    perfect = table[table.attack == "perfect"]
+    assert (perfect.mse == 0).all() and (perfect.ssim > 0.999).all() and (perfect.recon_correct == 1).all()
+    blank = table[table.attack == "blank"]
+    assert torch.allclose(torch.tensor(blank.mse.to_numpy()), x.pow(2).flatten(1).mean(1).double())
+    assert (table.cut == "pool1").all() and perfect.seconds_fit.iloc[0] == 1.0
+    with pytest.raises(ValueError, match="reconstruction shape"):
+        attacks.evaluate({"bad": x[:, :, :10]}, x)

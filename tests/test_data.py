@@ -106,15 +106,6 @@ def test_splits_are_disjoint_deterministic_and_sized(mnist5k):
     assert a.test.y[:100].unique().numel() == 10
 
 
-def test_attacker_knows_the_training_set(mnist5k):
-    s = split_dataset(mnist5k, 1000, 500, 400, aux_source="train_set")
-    assert set(s.aux.index.tolist()) <= set(s.train.index.tolist())
-    with pytest.raises(ValueError, match="n_aux <= n_train"):
-        split_dataset(mnist5k, 100, 50, 200, aux_source="train_set")
-    with pytest.raises(ValueError, match="aux_source"):
-        split_dataset(mnist5k, 100, 50, 20, aux_source="guess")
-
-
 def test_too_large_splits_are_refused(mnist5k):
     with pytest.raises(ValueError, match="cannot take"):
         split_dataset(mnist5k, 4000, 1000, 1000)

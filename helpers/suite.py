@@ -1,0 +1,176 @@
+"""The attack harness: attacker knowledge, the attacker's data, and one call that runs every attack.
+
+Attacker knowledge is an explicit :class:`AttackerKnowledge`, never hidden in a data loader:
+
+* ``aux``: ``"disjoint_aux"`` (default; images disjoint from the target's), ``"train_set"`` (a
+  subset of the target's training images: CEM's "training" setting) or ``"test_split"`` (the part of
+  the target-test split that is not scored: CEM's "inference" setting);
+* ``noise_aware``: the decoder is trained on what the cloud observes (defense applied) rather than
+  on the clean edge output;
+* the access each attack needs is fixed by the attack: black-box queries (inverse network), the
+  edge's weights (white box, hybrid) or the cloud's weights and the edge's architecture (query-free).
+
+Images the attacks are scored on (the first ``n_eval`` target-test images) are never used to fit,
+select or stop anything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import cache
+from .attacks import (InverseNetworkAttack, QueryFreeShadowAttack, WhiteBoxOptimizationAttack,
+                      edge_features, evaluate)
+from .config import Scale, check_choice
+from .data import Split, Splits
+from .defenses import Defense, ObservedEdge
+from .models import build_model, split
+from .train import TrainedClassifier, predict
+
+AUX_CHOICES = ("disjoint_aux", "train_set", "test_split")
+ATTACKS = ("inverse_network", "white_box", "hybrid", "query_free")
+
+
+@dataclass(frozen=True)
+class AttackerKnowledge:
+    aux: str = "disjoint_aux"
+    noise_aware: bool = True
+
+    def __post_init__(self):
+        check_choice("aux", self.aux, AUX_CHOICES)
+
+
+def attacker_data(splits: Splits, knowledge: AttackerKnowledge, n_eval: int) -> tuple[Split, Split]:
+    """(auxiliary split, evaluation split). Evaluation: the first ``n_eval`` target-test images."""
+    if not 0 < n_eval <= len(splits.test):
+        raise ValueError(f"n_eval must lie in [1, {len(splits.test)}], got {n_eval}")
+    take = lambda part, sl: Split(part.x[sl], part.y[sl], part.index[sl])  # noqa: E731
+    evaluation = take(splits.test, slice(0, n_eval))
+    if knowledge.aux == "disjoint_aux":
+        aux = splits.aux
+    elif knowledge.aux == "train_set":
+        aux = take(splits.train, slice(0, len(splits.aux)))
+    else:
+        aux = take(splits.test, slice(n_eval, None))
+        if len(aux) < 2:
+            raise ValueError("aux='test_split' needs target-test images beyond the n_eval scored ones")
+    return aux, evaluation
+
+
+@dataclass(frozen=True)
+class SuiteBudget:
+    """Attack budgets; ``from_scale`` picks them from a :class:`Scale`."""
+
+    decoder_epochs: int = 10
+    white_box_steps: int = 300
+    white_box_lr: float = 0.05
+    tv_weight: float = 0.01
+    hybrid_steps: int = 100
+    shadow_epochs: int = 5
+    n_eval: int = 500
+
+    @classmethod
+    def from_scale(cls, scale: Scale, **overrides) -> "SuiteBudget":
+        steps = {"smoke": 20, "quick": 300, "paper": 1000}.get(scale.name, 300)
+        base = dict(decoder_epochs=scale.decoder_epochs, white_box_steps=steps, hybrid_steps=max(10, steps // 3),
+                    shadow_epochs=max(1, scale.epochs // 2), n_eval=scale.n_eval)
+        return cls(**{**base, **overrides})
+
+
+def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Defense | None = None,
+              knowledge: AttackerKnowledge = AttackerKnowledge(), budget: SuiteBudget = SuiteBudget(),
+              attacks=ATTACKS, seed: int = 0, device: str = "auto", overwrite: bool = False):
+    """Fit and run ``attacks`` at ``cut``; returns (per-image DataFrame, {attack: x̂}, evaluation split).
+
+    Every image's features pass through :class:`ObservedEdge` (``observe(edge(x), defense)``), the
+    same path the classifier's inference uses. Reconstructions are cached by the full configuration.
+    """
+    defense = defense or Defense()
+    for name in attacks:
+        check_choice("attack", name, ATTACKS)
+    edge, cloud = split(trained.model, cut)
+    observed = ObservedEdge(edge, defense)
+    aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
+    # one noise stream for the attacker's queries and one for the scored images
+    z_eval = _observe_all(observed, evaluation.x, seed + 1)
+    z_aux = _observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
+    image_shape, feature_shape = tuple(evaluation.x.shape[1:]), tuple(z_eval.shape[1:])
+
+    def make_decoder():
+        return InverseNetworkAttack(feature_shape, image_shape, epochs=budget.decoder_epochs, seed=seed,
+                                    device=device)
+
+    def make_white_box(steps):
+        return WhiteBoxOptimizationAttack(edge, image_shape, steps=steps, lr=budget.white_box_lr,
+                                          tv_weight=budget.tv_weight, device=device)
+
+    def make_shadow_edge():
+        shadow_model = build_model(trained.config.arch, trained.model.input_shape, trained.model.num_classes,
+                                   trained.config.width)
+        return split(shadow_model, cut)[0]
+
+    builders = {
+        "inverse_network": make_decoder,
+        "white_box": lambda: make_white_box(budget.white_box_steps),
+        "query_free": lambda: QueryFreeShadowAttack(cloud, make_shadow_edge, image_shape, feature_shape,
+                                                    shadow_epochs=budget.shadow_epochs,
+                                                    decoder_epochs=budget.decoder_epochs, seed=seed, device=device),
+    }
+    context = {**trained.cache_key, "cut": cut, "defense": defense.config(),
+               "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
+               "eval_index": cache.config_hash({"i": evaluation.index.tolist()})}
+    results = {}
+
+    def run(name: str) -> dict:
+        if name in results:
+            return results[name]
+        if name == "hybrid":  # refine the inverse network's output: its decoder is trained once
+            decoder = run("inverse_network")
+            attack = make_white_box(budget.hybrid_steps)
+            key = {**context, "attack": "hybrid", "decoder": make_decoder().config(), "white_box": attack.config()}
+
+            def compute():
+                start = time.perf_counter()
+                x_hat = attack.reconstruct(z_eval, init=decoder["x_hat"])
+                return {"x_hat": x_hat, "seconds": {"fit": decoder["seconds"]["fit"],
+                                                    "reconstruct": decoder["seconds"]["reconstruct"]
+                                                    + time.perf_counter() - start}}
+        else:
+            attack = builders[name]()
+            key = {**context, **attack.config()}
+
+            def compute():
+                start = time.perf_counter()
+                attack.fit(aux.x, z_aux, aux.y)
+                fitted = time.perf_counter()
+                x_hat = attack.reconstruct(z_eval)
+                return {"x_hat": x_hat, "seconds": {"fit": fitted - start,
+                                                    "reconstruct": time.perf_counter() - fitted}}
+        results[name] = cache.cached("reconstruction", key, compute, overwrite)
+        return results[name]
+
+    for name in attacks:
+        run(name)
+    reconstructions = {name: results[name]["x_hat"] for name in attacks}
+    seconds = {name: results[name]["seconds"] for name in attacks}
+
+    def classify(images):
+        with torch.no_grad():
+            return predict(torch.nn.Sequential(observed, cloud), images)
+
+    table = evaluate(reconstructions, evaluation.x, evaluation.y, classify, seconds, cut=cut,
+                     defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
+                     noise_aware=knowledge.noise_aware)
+    return table, reconstructions, evaluation
+
+
+def _observe_all(observed: ObservedEdge, x: torch.Tensor, seed: int, batch_size: int = 512) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    observed.eval()
+    device = next(observed.parameters()).device
+    with torch.no_grad():
+        return torch.cat([observed(x[i:i + batch_size].to(device), generator).cpu()
+                          for i in range(0, len(x), batch_size)])
