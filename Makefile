@@ -10,7 +10,7 @@ export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures test unit nbval clean
+.PHONY: help env figures test checked-outputs unit clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -27,8 +27,11 @@ figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTE
 	$(PY) -m helpers.pipeline --scale $(SCALE) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
 
 test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
-	MIA_SCALE=smoke MIA_FIGURES_DIR=build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	MIA_SCALE=smoke MIA_FIGURES_DIR=$(CURDIR)/build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=900 -p no:cacheprovider
+
+checked-outputs: $(STAMP)  ## Refresh the stored outputs of cells tagged nbval-check-output
+	$(PY) -m helpers.pipeline --store-checked-outputs $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
 
 unit: $(STAMP)  ## Unit tests only
 	$(PY) -m pytest tests -p no:cacheprovider

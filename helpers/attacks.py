@@ -153,6 +153,9 @@ class InverseNetworkAttack:
                 stale += 1
                 if stale >= self.patience:
                     break
+        if best_state is None:
+            raise RuntimeError(f"the decoder's validation MSE was never finite ({self.history}); "
+                               "check the features for NaN/inf or lower the learning rate")
         self.decoder.load_state_dict(best_state)
         self.decoder.eval()
         return self

@@ -234,9 +234,25 @@ class Splits:
         import hashlib
 
         digest = hashlib.sha256()
-        for part in (self.train, self.test, self.aux):
-            digest.update(part.index.numpy().tobytes() + b"|")
+        for part in (self.train, self.test, self.aux):  # indices and content: datasets of equal size differ
+            digest.update(part.index.numpy().tobytes() + part.y.numpy().tobytes())
+            digest.update(f"{part.x.double().sum().item():.6f}|".encode())
         return digest.hexdigest()[:16]
+
+
+def fit_sizes(data: ImageDataset, n_train: int, n_test: int, n_aux: int) -> tuple[int, int, int]:
+    """The requested split sizes, shrunk proportionally where ``data`` is too small for them.
+
+    target-test is capped by the official test part (or the pool); target-train and auxiliary share
+    what remains in their requested ratio. ``paper`` sizes on ``mnist5k`` thus become 3571/714/714.
+    """
+    if bool(data.is_test.any()):
+        n_test = min(n_test, int(data.is_test.sum()))
+        rest = len(data) - int(data.is_test.sum())
+        factor = min(1.0, rest / (n_train + n_aux))
+        return int(n_train * factor), n_test, int(n_aux * factor)
+    factor = min(1.0, len(data) / (n_train + n_test + n_aux))
+    return int(n_train * factor), int(n_test * factor), int(n_aux * factor)
 
 
 def split_dataset(data: ImageDataset, n_train: int, n_test: int, n_aux: int, seed: int = 0) -> Splits:

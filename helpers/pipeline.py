@@ -63,12 +63,52 @@ def run_notebook(notebook: Path, parameters: dict) -> float:
     return time.perf_counter() - start
 
 
+CHECKED_TAG = "nbval-check-output"
+
+
+def store_checked_outputs(notebook: Path) -> int:
+    """Execute ``notebook`` at smoke scale and store the outputs of its cells tagged
+    ``nbval-check-output`` (deterministic at every scale; nbval compares them). All other cells stay
+    without outputs. The notebook is rewritten only when execution succeeded. Returns the cell count.
+    """
+    import nbformat
+    import papermill
+
+    refreshed = paths.BUILD / "refresh" / notebook.name
+    refreshed.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[SCALE_ENV_VAR] = "smoke"
+    os.environ["MIA_FIGURES_DIR"] = str(paths.BUILD / "refresh" / "figures")
+    try:
+        papermill.execute_notebook(str(notebook), str(refreshed), kernel_name="python3",
+                                   cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    finally:
+        os.environ.pop(SCALE_ENV_VAR, None)
+        os.environ.pop("MIA_FIGURES_DIR", None)
+    source, executed = nbformat.read(notebook, as_version=4), nbformat.read(refreshed, as_version=4)
+    stored = 0
+    for cell, done in zip(source.cells, executed.cells):
+        if cell.cell_type != "code":
+            continue
+        checked = CHECKED_TAG in cell.metadata.get("tags", [])
+        cell.outputs = [o for o in done.outputs if o.get("name") != "stderr"] if checked else []
+        cell.execution_count = 1 if checked else None
+        stored += checked
+    nbformat.write(source, notebook)
+    return stored
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick", help=f"one of {', '.join(SCALES)}")
     parser.add_argument("--only", nargs="*", help="notebook numbers or names, e.g. 00 02")
+    parser.add_argument("--store-checked-outputs", action="store_true",
+                        help=f"instead: refresh the stored outputs of cells tagged {CHECKED_TAG}")
     args = parser.parse_args(argv)
     check_choice("scale", args.scale, SCALES)
+    if args.store_checked_outputs:
+        for notebook in numbered_notebooks(args.only):
+            print(f"{notebook.name}: stored the outputs of {store_checked_outputs(notebook)} checked cell(s)")
+        return 0
     if os.environ.pop(SCALE_ENV_VAR, None):
         print(f"note: ${SCALE_ENV_VAR} is ignored by make figures; the scale is {args.scale}")
     for notebook in numbered_notebooks(args.only):

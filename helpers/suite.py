@@ -93,6 +93,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
         check_choice("attack", name, ATTACKS)
     edge, cloud = split(trained.model, cut)
     observed = ObservedEdge(edge, defense)
+    budget = dataclasses.replace(budget, n_eval=min(budget.n_eval, len(splits.test)))
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
     # one noise stream for the attacker's queries and one for the scored images
     z_eval = _observe_all(observed, evaluation.x, seed + 1)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from . import cache
 from .config import Scale, check_choice, check_range
-from .data import DATASETS, Splits
+from .data import DATASETS, Splits, fit_sizes
 from .models import ARCHS, SplittableNet, build_model
 from .repro import resolve_device, seed_everything
 
@@ -44,13 +44,22 @@ class TrainConfig:
         check_choice("arch", self.arch, ARCHS)
         check_range("label_smoothing", self.label_smoothing, -0.5, 1.0)
         check_range("lr", self.lr, 0.0, low_inclusive=False)
-        for name in ("n_train", "n_test", "n_aux", "epochs", "batch_size"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("n_train", "n_test", "n_aux", "epochs", "batch_size", "split_seed", "seed"):
+            value = getattr(self, name)
+            if type(value) is not int or (value <= 0 and "seed" not in name) or value < 0:
+                raise ValueError(f"{name} must be a {'non-negative' if 'seed' in name else 'positive'} "
+                                 f"integer, got {value!r}")
+        if self.width is not None and (type(self.width) is not int or self.width <= 0):
+            raise ValueError(f"width must be a positive integer or None, got {self.width!r}")
 
     @classmethod
-    def from_scale(cls, scale: Scale, **overrides) -> "TrainConfig":
-        sizes = dict(n_train=scale.n_train, n_test=scale.n_test, n_aux=scale.n_aux,
+    def from_scale(cls, scale: Scale, data=None, **overrides) -> "TrainConfig":
+        """Budgets from ``scale``; with ``data``, split sizes shrink to fit it (:func:`fit_sizes`)."""
+        n_train, n_test, n_aux = scale.n_train, scale.n_test, scale.n_aux
+        if data is not None:
+            n_train, n_test, n_aux = fit_sizes(data, n_train, n_test, n_aux)
+            overrides.setdefault("dataset", data.name)
+        sizes = dict(n_train=n_train, n_test=n_test, n_aux=n_aux,
                      epochs=scale.epochs, batch_size=scale.batch_size, lr=scale.lr)
         return cls(**{**sizes, **overrides})
 

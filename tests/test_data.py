@@ -111,6 +111,22 @@ def test_too_large_splits_are_refused(mnist5k):
         split_dataset(mnist5k, 4000, 1000, 1000)
 
 
+def test_sizes_shrink_to_fit_the_dataset(mnist5k):
+    assert data_module.fit_sizes(mnist5k, 2500, 1000, 1500) == (2500, 1000, 1500)
+    assert data_module.fit_sizes(mnist5k, 50000, 10000, 10000) == (3571, 714, 714)
+    official = data_module.ImageDataset("toy", torch.zeros(100, 1, 2, 2), torch.zeros(100, dtype=torch.long),
+                                        torch.arange(100) >= 80, ("0",), "test")
+    assert data_module.fit_sizes(official, 60, 50, 20) == (60, 20, 20)
+    assert data_module.fit_sizes(official, 120, 10, 40) == (60, 10, 20)
+
+
+def test_fingerprint_sees_content_not_only_indices():
+    x = torch.zeros(10, 1, 2, 2)
+    a = data_module.ImageDataset("a", x, torch.zeros(10, dtype=torch.long), torch.zeros(10, dtype=torch.bool), ("0",), "")
+    b = data_module.ImageDataset("b", x + 0.5, a.y, a.is_test, ("0",), "")
+    assert split_dataset(a, 4, 3, 3).fingerprint() != split_dataset(b, 4, 3, 3).fingerprint()
+
+
 def test_official_test_part_feeds_target_test(monkeypatch):
     x = torch.zeros(10, 1, 28, 28)
     fake = data_module.ImageDataset("toy", x, torch.arange(10) % 2, torch.arange(10) >= 7, ("0", "1"), "test")

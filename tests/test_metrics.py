@@ -36,8 +36,13 @@ def test_ssim_window_for_tiny_images():
     assert metrics.ssim_window(28, 28) == (11, 1.5)
     size, sigma = metrics.ssim_window(8, 8)
     assert size == 7 and sigma == pytest.approx(1.5 * 7 / 11)
-    x = torch.rand(2, 1, 8, 8)
-    assert metrics.ssim(x, x).shape == (2,)
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 1, 8, 8, generator=g)
+    y = (x + 0.2 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    for i in range(2):
+        ref = structural_similarity(x[i, 0].numpy(), y[i, 0].numpy(), win_size=7, gaussian_weights=True,
+                                    sigma=1.5 * 7 / 11, use_sample_covariance=False, data_range=1.0)
+        assert abs(metrics.ssim(x, y)[i].item() - ref) < 1e-4
 
 
 def test_shape_errors():

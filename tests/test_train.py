@@ -28,6 +28,16 @@ def test_bad_configs_fail_before_work():
         TrainConfig(dataset="svhn")
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
+    for bad in ({"width": 0}, {"width": -3}, {"n_train": 1.5}, {"split_seed": 1.5}, {"batch_size": True}):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+
+
+def test_paper_scale_fits_the_embedded_dataset():
+    from helpers.config import SCALES
+
+    config = TrainConfig.from_scale(SCALES["paper"], data=load_dataset("mnist5k"))
+    assert (config.n_train, config.n_test, config.n_aux, config.dataset) == (3571, 714, 714, "mnist5k")
 
 
 @pytest.fixture(scope="module")
