@@ -24,7 +24,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 # Bump when a change to the helpers makes earlier cached results wrong.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def config_hash(config: dict) -> str:
