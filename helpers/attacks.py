@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,9 @@ from torch import nn
 from tqdm import tqdm
 
 from .repro import resolve_device, seed_everything
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @torch.no_grad()
