@@ -10,7 +10,7 @@ export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures test checked-outputs unit clean
+.PHONY: help env figures test checked-outputs unit benchmarks clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -35,6 +35,9 @@ checked-outputs: $(STAMP)  ## Refresh the stored outputs of cells tagged nbval-c
 
 unit: $(STAMP)  ## Unit tests only
 	$(PY) -m pytest tests -p no:cacheprovider
+
+benchmarks: $(STAMP)  ## Speed benchmarks in one run (BENCH="training attacks"); writes benchmarks/RESULTS.md
+	$(PY) -m benchmarks.run $(BENCH)
 
 clean:  ## Remove executed notebooks and caches (keeps .venv and figures/)
 	rm -rf build data/cache

@@ -1,23 +1,19 @@
 """Training throughput of the classifiers, against the machine's measured matrix-multiply peak.
 
-Run: ``.venv/bin/python benchmarks/bench_training.py`` (writes benchmarks/RESULTS.md).
+Run through ``benchmarks/run.py`` (``make benchmarks``), which writes benchmarks/RESULTS.md.
 All numbers come from one run on one machine, so their ratios are comparable; absolute values are not
 portable. FLOPs per image are counted by torch's FlopCounterMode over one forward+backward step
 (conv and matmul only; a multiply-add counts 2).
 """
 from __future__ import annotations
 
-import platform
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from helpers.models import build_model
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def matmul_peak(n: int = 1024, seconds: float = 3.0) -> float:
@@ -59,28 +55,17 @@ def training_throughput(arch: str, batch: int = 128, steps: int = 20, channels_l
     return steps * batch / (time.perf_counter() - start), counter.get_total_flops() / batch
 
 
-def main() -> None:
-    peak = matmul_peak()
+def section(peak: float) -> list[str]:
     rows = []
     for arch in ("vgg", "resnet"):
         for channels_last in (False, True):
             images_per_s, flops = training_throughput(arch, channels_last=channels_last)
             rows.append((arch, "channels_last" if channels_last else "contiguous", images_per_s, flops,
                          images_per_s * flops / peak))
-    lines = [
-        "# Benchmarks", "",
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}. Measured fp32 matmul peak (1024², best of 3 s): "
-        f"{peak / 1e9:.1f} GFLOP/s.", "",
+    return [
         "## Training throughput (batch 128, 1×28×28, Adam; `benchmarks/bench_training.py`)", "",
         "| model | memory format | images/s | GFLOP per image (fwd+bwd) | share of matmul peak |",
         "|---|---|---|---|---|",
         *[f"| {a} | {m} | {ips:.0f} | {f / 1e9:.4f} | {share:.0%} |" for a, m, ips, f, share in rows],
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
-    print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .repro import resolve_device, seed_everything
+from .repro import module_device, resolve_device, seed_everything
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def edge_features(edge: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """``edge(x)`` in eval mode, batch by batch, on the edge's device; returned on the CPU."""
     edge.eval()
-    device = next(edge.parameters()).device if any(True for _ in edge.parameters()) else "cpu"
+    device = module_device(edge)
     return torch.cat([edge(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
 
 
@@ -275,14 +275,14 @@ class QueryFreeShadowAttack:
     name = "query_free"
 
     def __init__(self, cloud: nn.Module, make_edge, image_shape, feature_shape, shadow_epochs: int = 5,
-                 decoder_epochs: int = 10, lr: float = 1e-3, batch_size: int = 128, seed: int = 0,
-                 device: str = "auto"):
+                 decoder_epochs: int = 10, decoder_width: int = 64, decoder_depth: int = 1, lr: float = 1e-3,
+                 batch_size: int = 128, seed: int = 0, device: str = "auto"):
         self.cloud, self.make_edge = cloud, make_edge
         self.image_shape, self.feature_shape = tuple(image_shape), tuple(feature_shape)
         self.shadow_epochs, self.lr, self.batch_size, self.seed = shadow_epochs, lr, batch_size, seed
         self.device = resolve_device(device)
-        self.decoder = InverseNetworkAttack(feature_shape, image_shape, epochs=decoder_epochs, seed=seed,
-                                            device=device)
+        self.decoder = InverseNetworkAttack(feature_shape, image_shape, width=decoder_width, depth=decoder_depth,
+                                            epochs=decoder_epochs, seed=seed, device=device)
         self.shadow: nn.Module | None = None
 
     def config(self) -> dict:
@@ -322,6 +322,18 @@ class QueryFreeShadowAttack:
 
 
 # ---------------------------------------------------------------- evaluation
+
+def class_mean_images(x_aux: torch.Tensor, y_aux: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """For each label, the mean auxiliary image of that class (the overall mean for a class with none).
+
+    The reconstruction an attacker gets from the predicted label alone: an attack that does no better
+    leaks nothing beyond the decision.
+    """
+    overall = x_aux.mean(0)
+    means = {int(c): x_aux[y_aux == c].mean(0) for c in y_aux.unique()}
+    return torch.stack([means.get(int(c), overall) for c in labels])
+
+
 
 def evaluate(reconstructions: dict, x_eval: torch.Tensor, y_eval: torch.Tensor | None = None,
              classify=None, seconds: dict | None = None, **labels) -> "pd.DataFrame":

@@ -55,11 +55,11 @@ def image_grid(rows: dict, n: int = 8, title: str | None = None):
     for r, (label, images) in enumerate(rows.items()):
         for c in range(n):
             ax = axes[r, c]
-            image = images[c].detach().cpu()
+            image = images[c].detach().cpu().float()
             if image.shape[0] == 1:
-                ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
+                ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
             else:
-                ax.imshow(image.permute(1, 2, 0).clamp(0, 1))
+                ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
             ax.set_xticks([]), ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_visible(False)

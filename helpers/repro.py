@@ -29,3 +29,11 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device not in ("cpu", "cuda"):
         raise ValueError(f"unknown device {device!r}; valid: auto, cpu, cuda")
     return torch.device(device)
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer; the CPU for a module without any
+    (e.g. the empty cloud when the cut is the last block)."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")

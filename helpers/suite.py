@@ -19,19 +19,25 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 
 from . import cache
 from .attacks import (InverseNetworkAttack, QueryFreeShadowAttack, WhiteBoxOptimizationAttack,
-                      edge_features, evaluate)
+                      class_mean_images, edge_features, evaluate)
 from .config import Scale, check_choice
 from .data import Split, Splits
 from .defenses import Defense, ObservedEdge
 from .models import build_model, split
+from .repro import module_device
 from .train import TrainedClassifier, predict
 
 AUX_CHOICES = ("disjoint_aux", "train_set", "test_split")
 ATTACKS = ("inverse_network", "white_box", "hybrid", "query_free")
+# references that use no features: the mean auxiliary image, and the mean auxiliary image of the
+# class the cloud predicts (what the label alone gives an attacker)
+BASELINES = ("mean_image", "class_mean")
+OPTIMISATION_ATTACKS = ("white_box", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -62,21 +68,47 @@ def attacker_data(splits: Splits, knowledge: AttackerKnowledge, n_eval: int) -> 
 
 @dataclass(frozen=True)
 class SuiteBudget:
-    """Attack budgets; ``from_scale`` picks them from a :class:`Scale`."""
+    """Attack budgets; ``from_scale`` picks them from a :class:`Scale`.
+
+    ``n_eval`` target-test images are scored. The optimisation attacks (white box, hybrid) cost a
+    full edge forward+backward per image and step, so they may score only the first
+    ``n_eval_optimisation`` of those images (``None``: all of them).
+    """
 
     decoder_epochs: int = 10
+    decoder_width: int = 64
+    decoder_depth: int = 1
     white_box_steps: int = 300
-    white_box_lr: float = 0.05
+    white_box_lr: float = 0.1
     tv_weight: float = 0.01
     hybrid_steps: int = 100
     shadow_epochs: int = 5
     n_eval: int = 500
+    n_eval_optimisation: int | None = None
+
+    def __post_init__(self):
+        for name in ("decoder_epochs", "decoder_width", "white_box_steps", "hybrid_steps", "shadow_epochs", "n_eval"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.decoder_depth < 0 or self.tv_weight < 0 or self.white_box_lr <= 0:
+            raise ValueError("decoder_depth and tv_weight must be non-negative, white_box_lr positive")
+        if self.n_eval_optimisation is not None and not 1 <= self.n_eval_optimisation:
+            raise ValueError(f"n_eval_optimisation must be positive or None, got {self.n_eval_optimisation}")
+
+    @property
+    def n_optimisation(self) -> int:
+        return min(self.n_eval, self.n_eval_optimisation or self.n_eval)
 
     @classmethod
     def from_scale(cls, scale: Scale, **overrides) -> "SuiteBudget":
-        steps = {"smoke": 20, "quick": 300, "paper": 1000}.get(scale.name, 300)
-        base = dict(decoder_epochs=scale.decoder_epochs, white_box_steps=steps, hybrid_steps=max(10, steps // 3),
-                    shadow_epochs=max(1, scale.epochs // 2), n_eval=scale.n_eval)
+        """smoke: token budgets; quick: a decoder without the extra 28×28 conv (half the cost, MSE
+        within ~0.001 of it at shallow cuts), 200 white-box steps on 100 images; paper: the full budget."""
+        per_scale = {"smoke": dict(white_box_steps=20, n_eval_optimisation=32, decoder_depth=0),
+                     "quick": dict(white_box_steps=200, n_eval_optimisation=100, decoder_depth=0),
+                     "paper": dict(white_box_steps=1000, n_eval_optimisation=500, decoder_depth=1)}
+        chosen = per_scale.get(scale.name, per_scale["quick"])
+        base = dict(decoder_epochs=scale.decoder_epochs, hybrid_steps=max(10, chosen["white_box_steps"] // 3),
+                    shadow_epochs=max(1, scale.epochs // 2), n_eval=scale.n_eval, **chosen)
         return cls(**{**base, **overrides})
 
 
@@ -85,15 +117,18 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
               attacks=ATTACKS, seed: int = 0, device: str = "auto", overwrite: bool = False):
     """Fit and run ``attacks`` at ``cut``; returns (per-image DataFrame, {attack: x̂}, evaluation split).
 
-    Every image's features pass through :class:`ObservedEdge` (``observe(edge(x), defense)``), the
-    same path the classifier's inference uses. Reconstructions are cached by the full configuration.
+    ``attacks`` may also name the :data:`BASELINES`. Every image's features pass through
+    :class:`ObservedEdge` (``observe(edge(x), defense)``), the same path the classifier's inference
+    uses. White-box and hybrid reconstructions cover the first ``budget.n_optimisation`` evaluation
+    images, the others all ``n_eval``. Reconstructions are cached by the full configuration.
     """
     defense = defense or Defense()
     for name in attacks:
-        check_choice("attack", name, ATTACKS)
+        check_choice("attack", name, ATTACKS + BASELINES)
     edge, cloud = split(trained.model, cut)
     observed = ObservedEdge(edge, defense)
     budget = dataclasses.replace(budget, n_eval=min(budget.n_eval, len(splits.test)))
+    n_opt = budget.n_optimisation
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
     # one noise stream for the attacker's queries and one for the scored images
     z_eval = _observe_all(observed, evaluation.x, seed + 1)
@@ -101,7 +136,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     image_shape, feature_shape = tuple(evaluation.x.shape[1:]), tuple(z_eval.shape[1:])
 
     def make_decoder():
-        return InverseNetworkAttack(feature_shape, image_shape, epochs=budget.decoder_epochs, seed=seed,
+        return InverseNetworkAttack(feature_shape, image_shape, width=budget.decoder_width,
+                                    depth=budget.decoder_depth, epochs=budget.decoder_epochs, seed=seed,
                                     device=device)
 
     def make_white_box(steps):
@@ -113,13 +149,14 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
                                    trained.config.width)
         return split(shadow_model, cut)[0]
 
-    builders = {
-        "inverse_network": make_decoder,
-        "white_box": lambda: make_white_box(budget.white_box_steps),
-        "query_free": lambda: QueryFreeShadowAttack(cloud, make_shadow_edge, image_shape, feature_shape,
-                                                    shadow_epochs=budget.shadow_epochs,
-                                                    decoder_epochs=budget.decoder_epochs, seed=seed, device=device),
-    }
+    def make_query_free():
+        return QueryFreeShadowAttack(cloud, make_shadow_edge, image_shape, feature_shape,
+                                     shadow_epochs=budget.shadow_epochs, decoder_epochs=budget.decoder_epochs,
+                                     decoder_width=budget.decoder_width, decoder_depth=budget.decoder_depth,
+                                     seed=seed, device=device)
+
+    builders = {"inverse_network": make_decoder, "white_box": lambda: make_white_box(budget.white_box_steps),
+                "query_free": make_query_free}
     context = {**trained.cache_key, "cut": cut, "defense": defense.config(),
                "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
                "eval_index": cache.config_hash({"i": evaluation.index.tolist()})}
@@ -128,26 +165,31 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     def run(name: str) -> dict:
         if name in results:
             return results[name]
+        if name in BASELINES:
+            results[name] = {"x_hat": _baseline(name, aux, cloud, z_eval), "seconds": {}}
+            return results[name]
         if name == "hybrid":  # refine the inverse network's output: its decoder is trained once
             decoder = run("inverse_network")
             attack = make_white_box(budget.hybrid_steps)
-            key = {**context, "attack": "hybrid", "decoder": make_decoder().config(), "white_box": attack.config()}
+            key = {**context, "attack": "hybrid", "n_optimisation": n_opt, "decoder": make_decoder().config(),
+                   "white_box": attack.config()}
 
             def compute():
                 start = time.perf_counter()
-                x_hat = attack.reconstruct(z_eval, init=decoder["x_hat"])
+                x_hat = attack.reconstruct(z_eval[:n_opt], init=decoder["x_hat"][:n_opt])
+                per_image = decoder["seconds"]["reconstruct"] / budget.n_eval
                 return {"x_hat": x_hat, "seconds": {"fit": decoder["seconds"]["fit"],
-                                                    "reconstruct": decoder["seconds"]["reconstruct"]
-                                                    + time.perf_counter() - start}}
+                                                    "reconstruct": per_image * n_opt + time.perf_counter() - start}}
         else:
             attack = builders[name]()
-            key = {**context, **attack.config()}
+            scored = z_eval[:n_opt] if name in OPTIMISATION_ATTACKS else z_eval
+            key = {**context, **attack.config(), **({"n_optimisation": n_opt} if name in OPTIMISATION_ATTACKS else {})}
 
             def compute():
                 start = time.perf_counter()
                 attack.fit(aux.x, z_aux, aux.y)
                 fitted = time.perf_counter()
-                x_hat = attack.reconstruct(z_eval)
+                x_hat = attack.reconstruct(scored)
                 return {"x_hat": x_hat, "seconds": {"fit": fitted - start,
                                                     "reconstruct": time.perf_counter() - fitted}}
         results[name] = cache.cached("reconstruction", key, compute, overwrite)
@@ -156,22 +198,32 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     for name in attacks:
         run(name)
     reconstructions = {name: results[name]["x_hat"] for name in attacks}
-    seconds = {name: results[name]["seconds"] for name in attacks}
 
     def classify(images):
         with torch.no_grad():
             return predict(torch.nn.Sequential(observed, cloud), images)
 
-    table = evaluate(reconstructions, evaluation.x, evaluation.y, classify, seconds, cut=cut,
-                     defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
-                     noise_aware=knowledge.noise_aware)
+    labels = dict(cut=cut, defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
+                  noise_aware=knowledge.noise_aware)
+    table = pd.concat([evaluate({name: x_hat}, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)], classify,
+                                {name: results[name]["seconds"]}, **labels)
+                       for name, x_hat in reconstructions.items()], ignore_index=True)
     return table, reconstructions, evaluation
+
+
+def _baseline(name: str, aux: Split, cloud: torch.nn.Module, z_eval: torch.Tensor) -> torch.Tensor:
+    """A reconstruction that uses no feature value: the mean aux image, or that of the predicted class."""
+    if name == "mean_image":
+        return aux.x.mean(0, keepdim=True).expand(len(z_eval), *aux.x.shape[1:]).clone()
+    with torch.no_grad():
+        predicted = predict(cloud, z_eval)
+    return class_mean_images(aux.x, aux.y, predicted)
 
 
 def _observe_all(observed: ObservedEdge, x: torch.Tensor, seed: int, batch_size: int = 512) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     observed.eval()
-    device = next(observed.parameters()).device
+    device = module_device(observed)
     with torch.no_grad():
         return torch.cat([observed(x[i:i + batch_size].to(device), generator).cpu()
                           for i in range(0, len(x), batch_size)])

@@ -18,7 +18,7 @@ from . import cache
 from .config import Scale, check_choice, check_range
 from .data import DATASETS, Splits, fit_sizes
 from .models import ARCHS, SplittableNet, build_model
-from .repro import resolve_device, seed_everything
+from .repro import module_device, resolve_device, seed_everything
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Class predictions of ``model`` (eval mode) for images ``x``."""
     model.eval()
-    device = next(model.parameters()).device
+    device = module_device(model)
     return torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu()
                       for i in range(0, len(x), batch_size)])
 

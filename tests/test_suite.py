@@ -4,8 +4,10 @@ import torch
 from helpers import defenses
 from helpers.data import load_dataset, split_dataset
 from helpers.defenses import GaussianNoise, ObservedEdge, observe
-from helpers.suite import AttackerKnowledge, SuiteBudget, attacker_data, run_suite
-from helpers.train import TrainConfig, train_classifier
+from helpers.attacks import class_mean_images
+from helpers.config import get_scale
+from helpers.suite import BASELINES, AttackerKnowledge, SuiteBudget, attacker_data, run_suite
+from helpers.train import TrainConfig, predict, train_classifier
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +78,48 @@ def test_noise_aware_attacker_trains_on_noisy_features(setting):
 def test_all_attacks_run_and_hybrid_reuses_the_decoder(setting):
     config, splits = setting
     trained = train_classifier(config, splits, device="cpu")
-    budget = SuiteBudget(decoder_epochs=1, white_box_steps=5, hybrid_steps=5, shadow_epochs=1, n_eval=8)
+    budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, white_box_steps=5, hybrid_steps=5, shadow_epochs=1,
+                         n_eval=8, n_eval_optimisation=3)
     table, recon, evaluation = run_suite(trained, splits, "relu3", budget=budget, device="cpu")
     assert set(table.attack) == {"inverse_network", "white_box", "hybrid", "query_free"}
-    for x_hat in recon.values():
-        assert x_hat.shape == evaluation.x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
+    for name, x_hat in recon.items():
+        n = 3 if name in ("white_box", "hybrid") else 8  # optimisation attacks score the first 3 images
+        assert x_hat.shape == evaluation.x[:n].shape and 0 <= x_hat.min() and x_hat.max() <= 1
+        assert (table.attack == name).sum() == n
     fit = table.groupby("attack").seconds_fit.first()
     assert fit["hybrid"] == fit["inverse_network"]  # the same fitted decoder, trained once
     again, recon2, _ = run_suite(trained, splits, "relu3", budget=budget, device="cpu")  # from the cache
     assert all(torch.equal(recon[k], recon2[k]) for k in recon)
+
+
+def test_baselines_use_no_features(setting):
+    config, splits = setting
+    trained = train_classifier(config, splits, device="cpu")
+    budget = SuiteBudget(n_eval=16)
+    # at the last cut the cloud is empty (no parameters): the label is the argmax of what is sent
+    table, recon, evaluation = run_suite(trained, splits, "logits", budget=budget, attacks=BASELINES, device="cpu")
+    aux = splits.aux
+    assert torch.allclose(recon["mean_image"], aux.x.mean(0).expand(16, -1, -1, -1))
+    predicted = predict(trained.model, evaluation.x)
+    for image, label in zip(recon["class_mean"], predicted):
+        assert torch.allclose(image, aux.x[aux.y == label].mean(0))
+    assert set(table.attack) == set(BASELINES) and len(table) == 32
+
+
+def test_class_mean_images_by_hand():
+    x = torch.tensor([0.0, 2.0, 10.0]).view(3, 1, 1, 1)
+    y = torch.tensor([0, 0, 1])
+    out = class_mean_images(x, y, torch.tensor([1, 0, 2]))
+    # class 2 has no auxiliary image: the overall mean 4.0
+    assert out.flatten().tolist() == [10.0, 1.0, 4.0]
+
+
+def test_budget_validation_and_scales():
+    with pytest.raises(ValueError, match="white_box_steps"):
+        SuiteBudget(white_box_steps=0)
+    with pytest.raises(ValueError, match="n_eval_optimisation"):
+        SuiteBudget(n_eval_optimisation=0)
+    assert SuiteBudget(n_eval=50, n_eval_optimisation=100).n_optimisation == 50
+    assert SuiteBudget(n_eval=50).n_optimisation == 50
+    quick = SuiteBudget.from_scale(get_scale("quick"))
+    assert quick.n_optimisation == 100 and quick.white_box_steps == 200 and quick.hybrid_steps == 66
