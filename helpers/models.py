@@ -96,7 +96,20 @@ def small_resnet(input_shape=(1, 28, 28), num_classes: int = 10, width: int = 16
     return SplittableNet(blocks, (c, h, h), num_classes, "resnet")
 
 
-ARCHS = {"vgg": vgg_style, "resnet": small_resnet}
+def constant_width(input_shape=(1, 28, 28), num_classes: int = 10, width: int = 8, depth: int = 6
+                   ) -> SplittableNet:
+    """``depth`` stride-1 3×3 conv blocks of ``width`` channels and no pooling, then one linear layer.
+
+    The feature dimension (width·H·W) is the same at every convolutional cut, so depth and
+    compactness can be studied without the dimension drops of pooling (notebook 02).
+    """
+    c, h, _ = _check_input(input_shape)
+    blocks = OrderedDict([(f"conv{i}", _conv_block(c if i == 1 else width, width)) for i in range(1, depth + 1)])
+    blocks["logits"] = nn.Sequential(nn.Flatten(), nn.Linear(width * h * h, num_classes))
+    return SplittableNet(blocks, (c, h, h), num_classes, "constant")
+
+
+ARCHS = {"vgg": vgg_style, "resnet": small_resnet, "constant": constant_width}
 
 
 def build_model(arch: str, input_shape=(1, 28, 28), num_classes: int = 10, width: int | None = None

@@ -56,3 +56,10 @@ def test_bad_names_are_refused():
         build_model("vit")
     with pytest.raises(ValueError, match="unsupported input shape"):
         build_model("vgg", (3, 64, 64))
+
+
+def test_constant_width_model_keeps_the_feature_dimension():
+    points = cut_points(build_model("constant"))
+    conv = [p for p in points if p.name.startswith("conv")]
+    assert [p.feature_dim for p in conv] == [8 * 28 * 28] * 6
+    assert points[-1].name == "logits" and points[-1].feature_dim == 10
