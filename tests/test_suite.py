@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -123,3 +125,15 @@ def test_budget_validation_and_scales():
     assert SuiteBudget(n_eval=50).n_optimisation == 50
     quick = SuiteBudget.from_scale(get_scale("quick"))
     assert quick.n_optimisation == 100 and quick.white_box_steps == 200 and quick.hybrid_steps == 66
+
+
+def test_reconstruction_cache_tells_classifiers_with_other_training_seeds_apart(setting):
+    """Regression: the attack seed once overwrote the classifier's training seed in the cache key."""
+    config, splits = setting
+    budget = SuiteBudget(decoder_epochs=1, n_eval=8)
+    recon = {}
+    for training_seed in (0, 1):
+        trained = train_classifier(dataclasses.replace(config, seed=training_seed), splits, device="cpu")
+        recon[training_seed] = run_suite(trained, splits, "pool1", budget=budget, attacks=["inverse_network"],
+                                         seed=0, device="cpu")[1]["inverse_network"]
+    assert not torch.equal(recon[0], recon[1])
