@@ -122,7 +122,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     uses. White-box and hybrid reconstructions cover the first ``budget.n_optimisation`` evaluation
     images, the others all ``n_eval``. Reconstructions are cached by the full configuration.
     """
-    defense = defense or Defense()
+    defense = _deployed_defense(trained, cut, defense)
     for name in attacks:
         check_choice("attack", name, ATTACKS + BASELINES)
     edge, cloud = split(trained.model, cut)
@@ -210,6 +210,22 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
                                 {name: results[name]["seconds"]}, **labels)
                        for name, x_hat in reconstructions.items()], ignore_index=True)
     return table, reconstructions, evaluation
+
+
+def _deployed_defense(trained: TrainedClassifier, cut: str, defense: Defense | None) -> Defense:
+    """The defense the cloud observes through: the one trained in, unless one is given explicitly.
+
+    A classifier trained with a defense can only be attacked at the defense's cut and through that
+    defense; anything else would score a model other than the deployed one.
+    """
+    if trained.config.defense is None:
+        return defense or Defense()
+    if cut != trained.config.cut:
+        raise ValueError(f"this classifier was trained with {trained.defense} at {trained.config.cut!r}; "
+                         f"attack it there, not at {cut!r}")
+    if defense is not None and defense.config() != trained.config.defense:
+        raise ValueError(f"this classifier was trained with {trained.defense}, not {defense}")
+    return trained.defense
 
 
 def _baseline(name: str, aux: Split, cloud: torch.nn.Module, z_eval: torch.Tensor) -> torch.Tensor:

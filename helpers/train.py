@@ -17,7 +17,7 @@ from tqdm import tqdm
 from . import cache
 from .config import Scale, check_choice, check_range
 from .data import DATASETS, Splits, fit_sizes
-from .models import ARCHS, SplittableNet, build_model
+from .models import ARCHS, SplittableNet, build_model, check_cut, split
 from .repro import module_device, resolve_device, seed_everything
 
 
@@ -38,6 +38,8 @@ class TrainConfig:
     label_smoothing: float = 0.0      # α: 1-α on the true class, α/(K-1) on the others; α<0 sharpens
     seed: int = 0                     # initialisation and batch order
     keep_epoch_states: bool = False   # store the weights after every epoch (training dynamics)
+    defense: dict | None = None       # Defense.config() of a defense trained in (None: undefended)
+    cut: str | None = None            # where the defense acts; required with a defense
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
@@ -51,6 +53,26 @@ class TrainConfig:
                                  f"integer, got {value!r}")
         if self.width is not None and (type(self.width) is not int or self.width <= 0):
             raise ValueError(f"width must be a positive integer or None, got {self.width!r}")
+        if self.defense is not None:
+            from .defenses import from_config
+
+            from_config(self.defense)  # validates the name and the strength parameters
+            if self.cut is None:
+                raise ValueError("a defended classifier needs the cut point the defense acts at")
+            check_cut(build_model(self.arch), self.cut)
+
+    def cache_fields(self) -> dict:
+        """The fields that identify the weights; the defense fields only when a defense is set, so
+        undefended classifiers keep the keys they had before defenses existed."""
+        fields = dataclasses.asdict(self)
+        if self.defense is None:
+            fields.pop("defense"), fields.pop("cut")
+        return fields
+
+    def make_defense(self):
+        from .defenses import from_config
+
+        return from_config(self.defense)
 
     @classmethod
     def from_scale(cls, scale: Scale, data=None, **overrides) -> "TrainConfig":
@@ -78,6 +100,11 @@ class TrainedClassifier:
     @property
     def test_accuracy(self) -> float:
         return self.history[-1]["test_acc"]
+
+    @property
+    def defense(self):
+        """The defense trained in (the undefended :class:`~helpers.defenses.Defense` when none)."""
+        return self.config.make_defense()
 
     def model_at_epoch(self, epoch: int) -> SplittableNet:
         """A copy of the model with the weights it had after ``epoch`` (1-based)."""
@@ -112,6 +139,16 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return (predict(model, x) == y).double().mean().item()
 
 
+def observed_classifier(model: SplittableNet, defense=None, cut: str | None = None) -> torch.nn.Module:
+    """The classifier as deployed: cloud(observe(edge(x), defense)); the model itself without a defense."""
+    from .defenses import Defense, ObservedEdge
+
+    if defense is None or type(defense) is Defense:
+        return model
+    edge, cloud = split(model, cut)
+    return torch.nn.Sequential(ObservedEdge(edge, defense), cloud)
+
+
 def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
     generator = seed_everything(config.seed)
     x, y = splits.train.x, splits.train.y
@@ -120,6 +157,9 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
     model = build_model(config.arch, tuple(x.shape[1:]), num_classes, config.width).to(
         device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    defense = config.make_defense()
+    edge, cloud = split(model, config.cut) if config.defense else (model, torch.nn.Identity())
+    evaluated = observed_classifier(model, defense, config.cut)
     history, states = [], []
     progress = tqdm(range(1, config.epochs + 1), desc=f"train {config.arch} on {config.dataset}",
                     unit="epoch", leave=False)
@@ -131,15 +171,18 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
             batch = order[start:start + config.batch_size]
             xb = x[batch].to(device).contiguous(memory_format=torch.channels_last)
             yb = y[batch].to(device)
-            logits = model(xb)
+            z = edge(xb)
+            # the cloud trains on what it will observe; defense losses see the clean edge output
+            logits = cloud(defense.observe(z, generator))
             loss = soft_cross_entropy(logits, smoothed_targets(yb, num_classes, config.label_smoothing))
+            loss = loss + defense.edge_loss(xb, z)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total_loss += loss.item() * len(batch)
             correct += (logits.argmax(1) == yb).sum().item()
         row = {"epoch": epoch, "loss": total_loss / len(y), "train_acc": correct / len(y),
-               "test_acc": accuracy(model, splits.test.x, splits.test.y)}
+               "test_acc": accuracy(evaluated, splits.test.x, splits.test.y)}
         history.append(row)
         progress.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
         if config.keep_epoch_states:
@@ -158,7 +201,7 @@ def train_classifier(config: TrainConfig, splits: Splits, device: str = "auto",
     ``splits`` must be ``split_dataset(load_dataset(config.dataset), **config.split_kwargs())``;
     its indices are part of the cache key, so passing other splits cannot return stale weights.
     """
-    key = {**dataclasses.asdict(config), "splits": splits.fingerprint()}
+    key = {**config.cache_fields(), "splits": splits.fingerprint()}
     if len(splits.train) != config.n_train or len(splits.test) != config.n_test:
         raise ValueError("splits do not match config: build them with config.split_kwargs()")
     torch_device = resolve_device(device)

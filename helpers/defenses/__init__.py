@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import check_nonnegative
+from ..config import check_choice, check_nonnegative, check_range
 
 
 class Defense:
@@ -25,6 +25,10 @@ class Defense:
 
     def observe(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return z
+
+    def edge_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor | float:
+        """Extra training loss on a batch of inputs and their (clean) edge outputs; 0 by default."""
+        return 0.0
 
     @property
     def is_random(self) -> bool:
@@ -55,6 +59,83 @@ class GaussianNoise(Defense):
             return z
         noise = torch.randn(z.shape, generator=generator, dtype=z.dtype, device="cpu").to(z.device)
         return z + self.sigma * noise
+
+
+class Dropout(Defense):
+    """Zero each value of z independently with probability ``rate`` (He et al. 2020), at inference and
+    in training. No 1/(1−rate) rescaling: the cloud is trained on what it will receive."""
+
+    name = "dropout"
+
+    def __init__(self, rate: float):
+        self.rate = check_range("rate", rate, 0.0, 1.0, high_inclusive=False)
+
+    def params(self) -> dict:
+        return {"rate": self.rate}
+
+    @property
+    def is_random(self) -> bool:
+        return self.rate > 0
+
+    def observe(self, z, generator=None):
+        if self.rate == 0:
+            return z
+        keep = torch.rand(z.shape, generator=generator, device="cpu").to(z.device) >= self.rate
+        return z * keep
+
+
+class TopK(Defense):
+    """Keep, per sample, the ``keep`` fraction of z's values largest in magnitude; zero the rest.
+
+    Per sample, unlike the public CEM code, which thresholds over the flattened batch (so one
+    image's features depended on the others in its batch). Ties at the threshold are all kept.
+    """
+
+    name = "topk"
+
+    def __init__(self, keep: float):
+        self.keep = check_range("keep", keep, 0.0, 1.0, low_inclusive=False, high_inclusive=True)
+
+    def params(self) -> dict:
+        return {"keep": self.keep}
+
+    def observe(self, z, generator=None):
+        if self.keep == 1:
+            return z
+        flat = z.flatten(1)
+        k = max(1, round(self.keep * flat.shape[1]))
+        threshold = flat.abs().topk(k, dim=1).values[:, -1:]
+        return (flat * (flat.abs() >= threshold)).view_as(z)
+
+
+class NoPeek(Defense):
+    """NoPeek (Vepakomma et al. 2020): add weight·dCor²(x, z) to the training loss, so that the edge
+    output depends less on the input; the cloud observes z unchanged."""
+
+    name = "nopeek"
+
+    def __init__(self, weight: float):
+        self.weight = check_nonnegative("weight", weight)
+
+    def params(self) -> dict:
+        return {"weight": self.weight}
+
+    def edge_loss(self, x, z):
+        from .siftfunnel import distance_correlation
+
+        return self.weight * distance_correlation(x, z) if self.weight > 0 else 0.0
+
+
+DEFENSES = {cls.name: cls for cls in (Defense, GaussianNoise, Dropout, TopK, NoPeek)}
+
+
+def from_config(config: dict | None) -> Defense:
+    """Rebuild a defense from ``Defense.config()`` (None: no defense); unknown names raise ValueError."""
+    if not config:
+        return Defense()
+    params = dict(config)
+    name = check_choice("defense", params.pop("defense", None), DEFENSES)
+    return DEFENSES[name](**params)
 
 
 def observe(z: torch.Tensor, defense: Defense | None = None, generator: torch.Generator | None = None
