@@ -137,3 +137,15 @@ def test_reconstruction_cache_tells_classifiers_with_other_training_seeds_apart(
         recon[training_seed] = run_suite(trained, splits, "pool1", budget=budget, attacks=["inverse_network"],
                                          seed=0, device="cpu")[1]["inverse_network"]
     assert not torch.equal(recon[0], recon[1])
+
+
+def test_keeping_epoch_states_shares_the_attack_cache(setting):
+    config, splits = setting
+    budget = SuiteBudget(decoder_epochs=1, n_eval=8)
+    plain = train_classifier(config, splits, device="cpu")
+    with_states = train_classifier(dataclasses.replace(config, keep_epoch_states=True), splits, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(plain.model.state_dict().values(),
+                                                  with_states.model.state_dict().values()))
+    first = run_suite(plain, splits, "pool1", budget=budget, attacks=["inverse_network"], device="cpu")[0]
+    second = run_suite(with_states, splits, "pool1", budget=budget, attacks=["inverse_network"], device="cpu")[0]
+    assert first.seconds_fit.iloc[0] == second.seconds_fit.iloc[0]  # loaded, not refitted
