@@ -85,8 +85,8 @@ class Decoder(nn.Module):
 
 
 def _channels_last(item):
-    """Modules and 4-D tensors in channels_last layout: about 1.3x faster (transposed) convolutions
-    on the CPU (benchmarks/RESULTS.md); other tensors unchanged."""
+    """Modules and 4-D tensors in channels_last layout (other tensors unchanged): decoder training
+    on the CPU about 1.4x faster (notebook 03 went from 444 s to 307 s)."""
     if isinstance(item, nn.Module):
         return item.to(memory_format=torch.channels_last)
     return item.contiguous(memory_format=torch.channels_last) if item.dim() == 4 else item
@@ -112,8 +112,11 @@ class InverseNetworkAttack:
         self.width, self.depth, self.epochs, self.batch_size = width, depth, epochs, batch_size
         self.lr, self.weight_decay, self.val_fraction, self.patience = lr, weight_decay, val_fraction, patience
         self.seed, self.device = seed, resolve_device(device)
-        self.decoder = _channels_last(Decoder(self.feature_shape, self.image_shape, width, depth).to(self.device))
+        self.decoder = self._new_decoder()
         self.history: list[dict] = []
+
+    def _new_decoder(self) -> Decoder:
+        return _channels_last(Decoder(self.feature_shape, self.image_shape, self.width, self.depth).to(self.device))
 
     def config(self) -> dict:
         """Everything that determines the fitted decoder except the data (for cache keys)."""
@@ -136,8 +139,7 @@ class InverseNetworkAttack:
         if len(x_aux) != len(z_aux):
             raise ValueError(f"{len(x_aux)} images but {len(z_aux)} feature vectors")
         generator = seed_everything(self.seed)
-        self.decoder = _channels_last(Decoder(self.feature_shape, self.image_shape, self.width, self.depth)
-                                      .to(self.device))
+        self.decoder = self._new_decoder()
         order = torch.randperm(len(x_aux), generator=generator)
         n_val = max(1, int(len(order) * self.val_fraction))
         fit_idx, val_idx = order[:-n_val], order[-n_val:]

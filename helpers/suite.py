@@ -157,10 +157,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
 
     builders = {"inverse_network": make_decoder, "white_box": lambda: make_white_box(budget.white_box_steps),
                 "query_free": make_query_free}
-    # the classifier's key is nested: its training seed must not be overwritten by the attack seed.
-    # Keeping per-epoch weights does not change the final weights, so it does not key the attacks.
-    classifier_key = {**trained.cache_key, "keep_epoch_states": False}
-    context = {"classifier": classifier_key, "cut": cut, "defense": defense.config(),
+    # the classifier's key is nested: its training seed must not be overwritten by the attack seed
+    context = {"classifier": trained.weights_key, "cut": cut, "defense": defense.config(),
                "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
                "eval_index": cache.config_hash({"i": evaluation.index.tolist()})}
     results = {}

@@ -95,11 +95,17 @@ class TrainedClassifier:
     config: TrainConfig
     history: list[dict]                 # one row per epoch: loss, train_acc, test_acc
     epoch_states: list[dict] | None     # weights after each epoch when config.keep_epoch_states
-    cache_key: dict                     # identifies these weights (for caches of derived results)
+    cache_key: dict                     # identifies the classifier cache entry (derived caches: weights_key)
 
     @property
     def test_accuracy(self) -> float:
         return self.history[-1]["test_acc"]
+
+    @property
+    def weights_key(self) -> dict:
+        """Identifies the final weights, for caches of results derived from them: keeping per-epoch
+        weights (``keep_epoch_states``) does not change the final ones, so it is normalised away."""
+        return {**self.cache_key, "keep_epoch_states": False}
 
     @property
     def defense(self):
