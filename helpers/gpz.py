@@ -7,6 +7,7 @@ scale-free, in [0, 1]).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -28,12 +29,13 @@ def features_at_cuts(model: SplittableNet, x: torch.Tensor, cuts=None, batch_siz
                      ) -> tuple[dict, torch.Tensor]:
     """({cut: features N × ...}, predicted labels), from one pass through the blocks."""
     cuts = list(cuts or model.cut_names)
-    model.eval()
     device = module_device(model)
+    # a channels_last copy: convolutions about 1.7x faster on the CPU, the caller's model untouched
+    model = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
     collected = {cut: [] for cut in cuts}
     predicted = []
     for start in range(0, len(x), batch_size):
-        h = x[start:start + batch_size].to(device)
+        h = x[start:start + batch_size].to(device).contiguous(memory_format=torch.channels_last)
         for name, block in model.blocks.named_children():
             h = block(h)
             if name in collected:
@@ -64,7 +66,7 @@ def attack_profile(trained: TrainedClassifier, splits: Splits, budget: SuiteBudg
     """Inverse-network attack at every cut, with the class-mean reference: mean and 95% interval of
     MSE and SSIM per cut, and the MSE relative to the class-mean reference."""
     tables = [run_suite(trained, splits, cut, knowledge=AttackerKnowledge(), budget=budget,
-                        attacks=["inverse_network", "class_mean"], seed=seed, device=device)[0]
+                        attacks=["inverse_network", "class_mean"], seed=seed, device=device, score_labels=False)[0]
               for cut in tqdm(list(cuts), desc=f"attack {trained.config.arch}", leave=False)]
     per_image = pd.concat(tables, ignore_index=True)
     summary = summarize(per_image, ["cut", "attack"], ["mse", "ssim"])

@@ -16,6 +16,7 @@ select or stop anything.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from .attacks import (InverseNetworkAttack, QueryFreeShadowAttack, WhiteBoxOptim
 from .config import Scale, check_choice
 from .data import Split, Splits
 from .defenses import Defense, ObservedEdge
-from .models import build_model, split
+from .models import split
 from .repro import module_device
 from .train import TrainedClassifier, predict
 
@@ -114,13 +115,15 @@ class SuiteBudget:
 
 def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Defense | None = None,
               knowledge: AttackerKnowledge = AttackerKnowledge(), budget: SuiteBudget = SuiteBudget(),
-              attacks=ATTACKS, seed: int = 0, device: str = "auto", overwrite: bool = False):
+              attacks=ATTACKS, seed: int = 0, device: str = "auto", overwrite: bool = False,
+              score_labels: bool = True):
     """Fit and run ``attacks`` at ``cut``; returns (per-image DataFrame, {attack: x̂}, evaluation split).
 
     ``attacks`` may also name the :data:`BASELINES`. Every image's features pass through
     :class:`ObservedEdge` (``observe(edge(x), defense)``), the same path the classifier's inference
     uses. White-box and hybrid reconstructions cover the first ``budget.n_optimisation`` evaluation
     images, the others all ``n_eval``. Reconstructions are cached by the full configuration.
+    ``score_labels=False`` skips classifying the reconstructions (the ``recon_correct`` column).
     """
     defense = _deployed_defense(trained, cut, defense)
     for name in attacks:
@@ -132,7 +135,11 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
     # one noise stream for the attacker's queries and one for the scored images
     z_eval = _observe_all(observed, evaluation.x, seed + 1)
-    z_aux = _observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
+
+    @functools.cache
+    def z_aux() -> torch.Tensor:  # the attacker's training features: computed only when an attack is fitted
+        return _observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
+
     image_shape, feature_shape = tuple(evaluation.x.shape[1:]), tuple(z_eval.shape[1:])
 
     def make_decoder():
@@ -145,8 +152,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
                                           tv_weight=budget.tv_weight, device=device)
 
     def make_shadow_edge():
-        shadow_model = build_model(trained.config.arch, trained.model.input_shape, trained.model.num_classes,
-                                   trained.config.width)
+        # the attacker knows the deployed edge architecture (defended or not), not its weights
+        shadow_model = trained.config.build_model(trained.model.input_shape, trained.model.num_classes)
         return split(shadow_model, cut)[0]
 
     def make_query_free():
@@ -188,7 +195,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
 
             def compute():
                 start = time.perf_counter()
-                attack.fit(aux.x, z_aux, aux.y)
+                attack.fit(aux.x, z_aux(), aux.y)
                 fitted = time.perf_counter()
                 x_hat = attack.reconstruct(scored)
                 return {"x_hat": x_hat, "seconds": {"fit": fitted - start,
@@ -206,7 +213,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
 
     labels = dict(cut=cut, defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
                   noise_aware=knowledge.noise_aware)
-    table = pd.concat([evaluate({name: x_hat}, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)], classify,
+    table = pd.concat([evaluate({name: x_hat}, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)],
+                                classify if score_labels else None,
                                 {name: results[name]["seconds"]}, **labels)
                        for name, x_hat in reconstructions.items()], ignore_index=True)
     return table, reconstructions, evaluation

@@ -56,10 +56,15 @@ class TrainConfig:
         if self.defense is not None:
             from .defenses import from_config
 
-            from_config(self.defense)  # validates the name and the strength parameters
+            defense = from_config(self.defense)  # validates the name and the strength parameters
+            # normalised (defaults and architecture version filled in), so equal defenses share a key
+            object.__setattr__(self, "defense", defense.config())
             if self.cut is None:
                 raise ValueError("a defended classifier needs the cut point the defense acts at")
             check_cut(build_model(self.arch), self.cut)
+            defense.build(build_model(self.arch), self.cut)  # architecture/cut compatibility
+            if defense.label_smoothing is not None and self.label_smoothing != 0:
+                raise ValueError(f"{defense} sets the label smoothing itself; leave label_smoothing at 0")
 
     def cache_fields(self) -> dict:
         """The fields that identify the weights; the defense fields only when a defense is set, so
@@ -73,6 +78,16 @@ class TrainConfig:
         from .defenses import from_config
 
         return from_config(self.defense)
+
+    def build_model(self, input_shape, num_classes: int) -> SplittableNet:
+        """The untrained classifier as deployed: the architecture, changed by the defense if any."""
+        return self.make_defense().build(build_model(self.arch, tuple(input_shape), num_classes, self.width), self.cut)
+
+    @property
+    def target_smoothing(self) -> float:
+        """The label smoothing training uses: the defense's when it sets one, else ``label_smoothing``."""
+        own = self.make_defense().label_smoothing
+        return self.label_smoothing if own is None else own
 
     @classmethod
     def from_scale(cls, scale: Scale, data=None, **overrides) -> "TrainConfig":
@@ -116,8 +131,7 @@ class TrainedClassifier:
         """A copy of the model with the weights it had after ``epoch`` (1-based)."""
         if self.epoch_states is None:
             raise ValueError("trained without keep_epoch_states=True")
-        model = build_model(self.config.arch, self.model.input_shape, self.model.num_classes,
-                            self.config.width)
+        model = self.config.build_model(self.model.input_shape, self.model.num_classes)
         model.load_state_dict(self.epoch_states[epoch - 1])
         return model.eval()
 
@@ -160,12 +174,12 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
     x, y = splits.train.x, splits.train.y
     num_classes = splits.num_classes
     # channels_last: about 1.4x faster convolutions on the CPU (benchmarks/RESULTS.md)
-    model = build_model(config.arch, tuple(x.shape[1:]), num_classes, config.width).to(
-        device, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     defense = config.make_defense()
+    model = config.build_model(x.shape[1:], num_classes).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     edge, cloud = split(model, config.cut) if config.defense else (model, torch.nn.Identity())
     evaluated = observed_classifier(model, defense, config.cut)
+    alpha = config.target_smoothing
     history, states = [], []
     progress = tqdm(range(1, config.epochs + 1), desc=f"train {config.arch} on {config.dataset}",
                     unit="epoch", leave=False)
@@ -180,8 +194,8 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
             z = edge(xb)
             # the cloud trains on what it will observe; defense losses see the clean edge output
             logits = cloud(defense.observe(z, generator))
-            loss = soft_cross_entropy(logits, smoothed_targets(yb, num_classes, config.label_smoothing))
-            loss = loss + defense.edge_loss(xb, z)
+            targets = smoothed_targets(yb, num_classes, alpha)
+            loss = defense.task_weight * soft_cross_entropy(logits, targets) + defense.edge_loss(xb, z)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -212,6 +226,6 @@ def train_classifier(config: TrainConfig, splits: Splits, device: str = "auto",
         raise ValueError("splits do not match config: build them with config.split_kwargs()")
     torch_device = resolve_device(device)
     payload = cache.cached("classifier", key, lambda: _fit(config, splits, torch_device), overwrite)
-    model = build_model(config.arch, tuple(payload["input_shape"]), payload["num_classes"], config.width)
+    model = config.build_model(payload["input_shape"], payload["num_classes"])
     model.load_state_dict(payload["state_dict"])
     return TrainedClassifier(model.eval(), config, payload["history"], payload.get("epoch_states"), key)

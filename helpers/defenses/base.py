@@ -1,0 +1,107 @@
+"""The defense interface, the one path from an image to what the cloud observes, and the helper that
+inserts extra layers at a cut (architecture-changing defenses).
+
+A defense may (1) change the architecture around the cut (:meth:`Defense.build`), (2) change training
+(:meth:`Defense.edge_loss`, :attr:`Defense.label_smoothing`, :attr:`Defense.task_weight`) and
+(3) transform the edge output at inference (:meth:`Defense.observe`). The undefended model is the
+:class:`Defense` base class itself.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+class Defense:
+    """The undefended baseline: the cloud receives z unchanged."""
+
+    name = "none"
+    version = 0   # bump when an architecture's code changes: it is part of cache keys (when > 0)
+    label_smoothing: float | None = None   # training-target smoothing; None keeps the config's
+    task_weight: float = 1.0               # weight of the classification loss
+
+    def params(self) -> dict:
+        return {}
+
+    def config(self) -> dict:
+        return {"defense": self.name, **self.params(), **({"version": self.version} if self.version else {})}
+
+    def build(self, model, cut: str):
+        """The classifier as this defense deploys it (the undefended ``model`` unchanged by default).
+
+        The returned model keeps the cut name ``cut``: splitting there gives the defended edge."""
+        return model
+
+    def observe(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return z
+
+    def edge_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor | float:
+        """Extra training loss on a batch of inputs and their (clean) edge outputs; 0 by default."""
+        return 0.0
+
+    @property
+    def is_random(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def observe(z: torch.Tensor, defense: Defense | None = None, generator: torch.Generator | None = None
+            ) -> torch.Tensor:
+    """What the cloud receives for edge output ``z`` under ``defense`` (None: no defense)."""
+    return (defense or Defense()).observe(z, generator)
+
+
+class ObservedEdge(nn.Module):
+    """``observe(edge(x), defense)`` as one module: the only path from an image to what the cloud sees."""
+
+    def __init__(self, edge: nn.Module, defense: Defense | None = None):
+        super().__init__()
+        self.edge = edge
+        self.defense = defense or Defense()
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return observe(self.edge(x), self.defense, generator)
+
+
+def feature_shape_at(model, cut: str) -> tuple:
+    """Per-image shape of the features at ``cut`` (one forward pass of a zero image)."""
+    from ..models import split
+
+    edge, _ = split(model, cut)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        shape = tuple(edge(torch.zeros(1, *model.input_shape)).shape[1:])
+    model.train(was_training)
+    return shape
+
+
+def rebuild(model, blocks: "OrderedDict[str, nn.Module]"):
+    """A :class:`~helpers.models.SplittableNet` like ``model`` with other blocks."""
+    from ..models import SplittableNet
+
+    return SplittableNet(blocks, model.input_shape, model.num_classes, model.arch)
+
+
+def insert_at_cut(model, cut: str, edge_extra: nn.Module, cloud_extra: nn.Module):
+    """``model`` with ``edge_extra`` appended to the block named ``cut`` (it runs on the edge) and
+    ``cloud_extra`` prepended to the next block (it runs in the cloud). The cut names do not change."""
+    names = model.cut_names
+    if cut not in names:
+        raise ValueError(f"unknown cut {cut!r}; valid: {names}")
+    if cut == names[-1]:
+        raise ValueError(f"cut {cut!r} is the output layer: no cloud is left to add layers to")
+    following = names[names.index(cut) + 1]
+    blocks = OrderedDict()
+    for name, block in model.blocks.named_children():
+        if name == cut:
+            block = nn.Sequential(block, edge_extra)
+        elif name == following:
+            block = nn.Sequential(cloud_extra, block)
+        blocks[name] = block
+    return rebuild(model, blocks)
