@@ -33,3 +33,32 @@ def summarize(frame, by: list[str], metrics: list[str], seed: int = 0):
             row.update({metric: mean, f"{metric}_low": low, f"{metric}_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation (average ranks for ties; NaN when either side is constant)."""
+    rx, ry = (np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float) for v in (x, y))
+    rx, ry = _average_ties(np.asarray(x, float), rx), _average_ties(np.asarray(y, float), ry)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _average_ties(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    for value in np.unique(values):
+        tied = values == value
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def spearman_ci(x, y, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(ρ, low, high): Spearman ρ of paired values and its percentile-bootstrap interval over pairs."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError(f"need at least 3 pairs of equal length, got {len(x)} and {len(y)}")
+    rng = np.random.default_rng(seed)
+    draws = [spearman(x[i], y[i]) for i in rng.integers(0, len(x), size=(n_boot, len(x)))]
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(draws, [tail, 100 - tail])
+    return spearman(x, y), float(low), float(high)
