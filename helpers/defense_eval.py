@@ -8,6 +8,7 @@ edge's parameters, FLOPs and payload.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import pandas as pd
 import torch
@@ -29,12 +30,11 @@ def defense_grid(spec: dict) -> list[Defense]:
 
 
 def label(defense: Defense) -> str:
-    """A short legend label: the name and its first (strength) parameter."""
-    params = defense.params()
-    if not params:
-        return defense.name
-    key, value = next(iter(params.items()))
-    return f"{defense.name} {key}={value:g}"
+    """A legend label: the name and every parameter that differs from its default (so that two
+    configurations never share a label)."""
+    defaults = {name: p.default for name, p in inspect.signature(type(defense).__init__).parameters.items()}
+    changed = [f"{k}={v:g}" for k, v in defense.params().items() if defaults.get(k, inspect.Parameter.empty) != v]
+    return " ".join([defense.name, *changed])
 
 
 def train_defended(base: TrainConfig, splits, defense: Defense, cut: str, device: str = "auto") -> TrainedClassifier:
@@ -94,6 +94,8 @@ def evaluate_all(base: TrainConfig, splits, defenses: list[Defense], cut: str, b
         trained = train_defended(base, splits, defense, cut, device)
         row, _, reconstructions, evaluation = evaluate_defense(trained, splits, cut, budget, attacks, mine_epochs,
                                                                seed, device)
+        if row["label"] in examples:
+            raise ValueError(f"two defenses share the label {row['label']!r}: list each configuration once")
         rows.append(row)
         examples[row["label"]] = (reconstructions, evaluation)
     return pd.DataFrame(rows), examples

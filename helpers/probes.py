@@ -61,9 +61,11 @@ def probe(x: torch.Tensor, z: torch.Tensor, mine_epochs: int = 100, mine_dims: i
 
 def criterion_table(frame: pd.DataFrame, target: str, predictors: list[str], n_boot: int = 2000,
                     seed: int = 0) -> pd.DataFrame:
-    """Spearman ρ between ``target`` and each predictor over the rows, with a bootstrap 95% interval."""
+    """Spearman ρ between ``target`` and each predictor over the rows with finite values (``n``),
+    with a bootstrap 95% interval."""
     rows = []
     for name in predictors:
         rho, low, high = spearman_ci(frame[name].to_numpy(float), frame[target].to_numpy(float), n_boot, seed=seed)
-        rows.append({"probe": name, "spearman": rho, "low": low, "high": high, "n": len(frame)})
+        finite = int((np.isfinite(frame[name].to_numpy(float)) & np.isfinite(frame[target].to_numpy(float))).sum())
+        rows.append({"probe": name, "spearman": rho, "low": low, "high": high, "n": finite})
     return pd.DataFrame(rows)

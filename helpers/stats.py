@@ -36,7 +36,8 @@ def summarize(frame, by: list[str], metrics: list[str], seed: int = 0):
 
 
 def spearman(x, y) -> float:
-    """Spearman rank correlation (average ranks for ties; NaN when either side is constant)."""
+    """Spearman rank correlation (average ranks for ties; NaN when either side is constant).
+    Values must be finite (:func:`spearman_ci` drops the others)."""
     rx, ry = (np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float) for v in (x, y))
     rx, ry = _average_ties(np.asarray(x, float), rx), _average_ties(np.asarray(y, float), ry)
     if rx.std() == 0 or ry.std() == 0:
@@ -53,10 +54,16 @@ def _average_ties(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
 
 
 def spearman_ci(x, y, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(ρ, low, high): Spearman ρ of paired values and its percentile-bootstrap interval over pairs."""
+    """(ρ, low, high): Spearman ρ of paired values and its percentile-bootstrap interval over pairs.
+
+    Pairs with a NaN or infinite value are dropped."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) != len(y) or len(x) < 3:
-        raise ValueError(f"need at least 3 pairs of equal length, got {len(x)} and {len(y)}")
+    if len(x) != len(y):
+        raise ValueError(f"need pairs of equal length, got {len(x)} and {len(y)}")
+    finite = np.isfinite(x) & np.isfinite(y)  # NaN would otherwise rank as the largest value
+    x, y = x[finite], y[finite]
+    if len(x) < 3:
+        raise ValueError(f"need at least 3 finite pairs, got {len(x)}")
     rng = np.random.default_rng(seed)
     draws = [spearman(x[i], y[i]) for i in rng.integers(0, len(x), size=(n_boot, len(x)))]
     tail = (1 - level) / 2 * 100

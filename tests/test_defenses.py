@@ -252,7 +252,8 @@ def test_defense_grid_validates_everything_before_training():
     from helpers.models import build_model
 
     grid = defense_grid({"noise": [{"sigma": 0.5}, {"sigma": 1.5}], "siftfunnel": [{}]})
-    assert [label(d) for d in grid] == ["noise sigma=0.5", "noise sigma=1.5", "siftfunnel channels=8"]
+    assert [label(d) for d in grid] == ["noise sigma=0.5", "noise sigma=1.5", "siftfunnel"]
+    assert label(SiftFunnel(channels=4, beta=0.0)) == "siftfunnel channels=4 beta=0"  # every non-default
     with pytest.raises(ValueError, match="unknown defense"):
         defense_grid({"noise": [{"sigma": 0.5}], "magic": [{}]})
     with pytest.raises(ValueError, match="sigma"):

@@ -58,3 +58,14 @@ def test_criterion_table_one_row_per_probe():
     assert table.loc["mi", "spearman"] == pytest.approx(-1.0)
     assert table.loc["eff", "spearman"] == pytest.approx(1.0)
     assert (table.n == 5).all()
+
+
+def test_spearman_interval_drops_non_finite_pairs():
+    x = np.array([1.0, 2.0, 3.0, 4.0, np.nan, 5.0])
+    y = np.array([2.0, 4.0, 6.0, 8.0, 100.0, 10.0])
+    rho, low, high = spearman_ci(x, y, n_boot=100)
+    assert rho == pytest.approx(1.0) and low == pytest.approx(1.0)
+    import pandas as pd
+
+    table = criterion_table(pd.DataFrame({"mse": y, "mi": x}), "mse", ["mi"], n_boot=50)
+    assert table.n.item() == 5

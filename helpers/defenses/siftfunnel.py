@@ -40,7 +40,10 @@ def distance_correlation(x: torch.Tensor, z: torch.Tensor, eps: float = 1e-12) -
 
 
 def pearson_channel_penalty(z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """mean over samples of mean(ρ²), ρ the C×C correlation of the channels of z (N × C × H × W)."""
+    """mean over samples of mean(ρ²), ρ the C×C correlation of the channels of z (N × C × H × W).
+
+    A constant ("dead") channel has no correlation; we give it ρ = 0 everywhere, its diagonal
+    included, so the term is slightly lower for images with dead channels."""
     if z.dim() != 4:
         raise ValueError(f"the channel-Pearson penalty needs N×C×H×W features, got shape {tuple(z.shape)}")
     channels = z.flatten(2)
@@ -107,8 +110,8 @@ def upsampling(channels: int, c_out: int) -> nn.Sequential:
 class SiftFunnel(Defense):
     """SiftFunnel on the VGG-style backbone, with the cut at ``cut`` (pool1 or a later conv cut).
 
-    Edge: the backbone's first conv block and pooling, then :func:`funnel` down to ``channels``
-    channels at the cut's resolution (this replaces every other edge layer). Cloud:
+    Edge: the backbone's first conv layer (relu1) and pooling (pool1), then :func:`funnel` down to
+    ``channels`` channels at the cut's resolution (this replaces every other edge layer). Cloud:
     :func:`upsampling` to the cut's original width, then the backbone's remaining layers.
     Training loss: task_weight·CE(smoothed labels) + beta·dCor²(x, z) + l1·mean|z| + gamma·Pearson(z);
     CE against the smoothed targets differs from the paper's KL by the targets' constant entropy,
