@@ -33,7 +33,13 @@ def label(defense: Defense) -> str:
     """A legend label: the name and every parameter that differs from its default (so that two
     configurations never share a label)."""
     defaults = {name: p.default for name, p in inspect.signature(type(defense).__init__).parameters.items()}
-    changed = [f"{k}={v:g}" for k, v in defense.params().items() if defaults.get(k, inspect.Parameter.empty) != v]
+
+    def text(value):
+        if isinstance(value, dict):  # a nested defense (CEM's base)
+            return f"[{label(from_config(value))}]"
+        return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+    changed = [f"{k}={text(v)}" for k, v in defense.params().items() if defaults.get(k, inspect.Parameter.empty) != v]
     return " ".join([defense.name, *changed])
 
 

@@ -139,14 +139,18 @@ def mixture_channel(means, variances, weights, matrix, noise_std: float) -> Mixt
 
 # ---------------------------------------------------------------- k-means and the Gaussian-mixture bound
 
-def kmeans(z: torch.Tensor, k: int, seed: int = 0, iters: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
-    """(centroids k × m, assignment N): k-means++ start, then Lloyd; an empty cluster is re-seeded at
-    the point farthest from its centroid. k is capped at N."""
+def kmeans(z: torch.Tensor, k: int, seed: int = 0, iters: int = 50, init: torch.Tensor | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(centroids k × m, assignment N): k-means++ start (or the warm start ``init``, k × m), then
+    Lloyd; an empty cluster is re-seeded at the point farthest from its centroid. k is capped at N."""
     z = z.flatten(1)
     k = min(k, len(z))
     generator = torch.Generator().manual_seed(seed)
-    centroids = z[torch.randint(len(z), (1,), generator=generator)]
-    for _ in range(1, k):
+    if init is not None and tuple(init.shape) == (k, z.shape[1]) and bool(torch.isfinite(init).all()):
+        centroids = init.to(z.dtype).clone()
+    else:
+        centroids = z[torch.randint(len(z), (1,), generator=generator)]
+    for _ in range(len(centroids), k):
         dist = torch.cdist(z, centroids).min(1).values ** 2
         probs = dist / dist.sum() if dist.sum() > 0 else torch.full_like(dist, 1 / len(z))
         centroids = torch.cat([centroids, z[torch.multinomial(probs, 1, generator=generator)]])

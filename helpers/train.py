@@ -184,6 +184,7 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
     progress = tqdm(range(1, config.epochs + 1), desc=f"train {config.arch} on {config.dataset}",
                     unit="epoch", leave=False)
     for epoch in progress:
+        defense.before_epoch(edge, x, y, epoch)
         model.train()
         order = torch.randperm(len(y), generator=generator)
         total_loss, correct = 0.0, 0
@@ -195,7 +196,7 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
             # the cloud trains on what it will observe; defense losses see the clean edge output
             logits = cloud(defense.observe(z, generator))
             targets = smoothed_targets(yb, num_classes, alpha)
-            loss = defense.task_weight * soft_cross_entropy(logits, targets) + defense.edge_loss(xb, z)
+            loss = defense.task_weight * soft_cross_entropy(logits, targets) + defense.edge_loss(xb, z, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

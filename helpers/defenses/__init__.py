@@ -3,19 +3,20 @@
 A defense may change the edge architecture, add training-loss terms and transform the edge output at
 inference (:mod:`.base`). One module per family: :mod:`.obfuscation` (noise, dropout, top-k on z),
 :mod:`.training` (NoPeek, label smoothing, adversarial training), :mod:`.architecture` (bottleneck),
-:mod:`.siftfunnel`. Notebook 03 explains :func:`observe`; notebook 04 compares them all.
+:mod:`.siftfunnel`, :mod:`.cem` (a plug-in on the others), :mod:`.patrol`. Notebook 03 explains :func:`observe`; notebook 04 compares them all.
 """
 from __future__ import annotations
 
 from ..config import check_choice
 from .architecture import Bottleneck
 from .base import Defense, ObservedEdge, insert_at_cut, observe
+from .cem import CEM
 from .obfuscation import Dropout, GaussianNoise, TopK
 from .siftfunnel import SiftFunnel
 from .training import AdversarialTraining, LabelSmoothing, NoPeek
 
 DEFENSES = {cls.name: cls for cls in (Defense, GaussianNoise, Dropout, TopK, NoPeek, LabelSmoothing,
-                                      AdversarialTraining, Bottleneck, SiftFunnel)}
+                                      AdversarialTraining, Bottleneck, SiftFunnel, CEM)}
 
 
 def from_config(config: dict | None) -> Defense:
@@ -30,5 +31,5 @@ def from_config(config: dict | None) -> Defense:
     return DEFENSES[name](**params)
 
 
-__all__ = ["DEFENSES", "AdversarialTraining", "Bottleneck", "Defense", "Dropout", "GaussianNoise", "LabelSmoothing",
+__all__ = ["CEM", "DEFENSES", "AdversarialTraining", "Bottleneck", "Defense", "Dropout", "GaussianNoise", "LabelSmoothing",
            "NoPeek", "ObservedEdge", "SiftFunnel", "TopK", "from_config", "insert_at_cut", "observe"]

@@ -2,7 +2,8 @@
 inserts extra layers at a cut (architecture-changing defenses).
 
 A defense may (1) change the architecture around the cut (:meth:`Defense.build`), (2) change training
-(:meth:`Defense.edge_loss`, :attr:`Defense.label_smoothing`, :attr:`Defense.task_weight`) and
+(:meth:`Defense.edge_loss`, :meth:`Defense.before_epoch`, :attr:`Defense.label_smoothing`,
+:attr:`Defense.task_weight`) and
 (3) transform the edge output at inference (:meth:`Defense.observe`). The undefended model is the
 :class:`Defense` base class itself.
 """
@@ -37,9 +38,12 @@ class Defense:
     def observe(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return z
 
-    def edge_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor | float:
-        """Extra training loss on a batch of inputs and their (clean) edge outputs; 0 by default."""
+    def edge_loss(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor | float:
+        """Extra training loss on a batch of inputs, their (clean) edge outputs and labels; 0 by default."""
         return 0.0
+
+    def before_epoch(self, edge, x: torch.Tensor, y: torch.Tensor, epoch: int) -> None:
+        """Called by training before each epoch (1-based) with the edge and the training set."""
 
     @property
     def is_random(self) -> bool:

@@ -144,7 +144,7 @@ class SiftFunnel(Defense):
     def task_weight(self) -> float:
         return self.alpha
 
-    def edge_loss(self, x, z):
+    def edge_loss(self, x, z, y=None):
         loss = self.l1 * z.abs().mean() + self.gamma * pearson_channel_penalty(z)
         return loss + self.beta * distance_correlation(x, z) if self.beta > 0 else loss
 

@@ -21,7 +21,7 @@ class NoPeek(Defense):
     def params(self) -> dict:
         return {"weight": self.weight}
 
-    def edge_loss(self, x, z):
+    def edge_loss(self, x, z, y=None):
         from .siftfunnel import distance_correlation
 
         return self.weight * distance_correlation(x, z) if self.weight > 0 else 0.0
@@ -76,7 +76,7 @@ class AdversarialTraining(Defense):
             self._optimizer = torch.optim.Adam(self._decoder.parameters(), lr=self.lr)
         return self._decoder
 
-    def edge_loss(self, x, z):
+    def edge_loss(self, x, z, y=None):
         if self.weight == 0:
             return 0.0
         decoder = self._attacker(x, z)
