@@ -140,3 +140,26 @@ def test_cem_training_tightens_the_class_clusters():
         mixture = fit_class_mixture(z, splits.train.y, 10, k=2)
         spread[name] = cem_loss(z, splits.train.y, mixture, sigma=0.3).item()
     assert spread["cem"] < spread["noise"]  # measured: 1.69 -> 0.0 (every cluster below τσ²)
+
+
+def test_cem_loss_matches_a_per_cluster_loop_with_several_clusters():
+    torch.manual_seed(3)
+    z = torch.randn(60, 2, 3, 3)
+    labels = torch.randint(0, 4, (60,))
+    mixture = fit_class_mixture(z, labels, num_classes=5, k=3)  # class 4 absent: weight 0
+    flat, threshold = z.flatten(1), math.log(0.125 * 0.5 ** 2 + 0.01)
+    for variant in ("isotropic", "diagonal"):
+        totals = []
+        for c in labels.unique().tolist():
+            members = flat[labels == c]
+            valid = mixture.weights[c] > 0
+            centroids, weights = mixture.centroids[c][valid], mixture.weights[c][valid]
+            assign = torch.cdist(members, centroids).argmin(1)
+            total = 0.0
+            for j in assign.unique().tolist():
+                dev = members[assign == j] - centroids[j]
+                var = (dev ** 2).mean() if variant == "isotropic" else (dev ** 2).mean(0)
+                total += weights[j] * torch.relu(torch.log(var + 0.01) - threshold).mean()
+            totals.append(total)
+        expected = torch.stack(totals).mean()
+        assert cem_loss(z, labels, mixture, 0.5, variant=variant).item() == pytest.approx(expected.item(), rel=1e-5)

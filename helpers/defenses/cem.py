@@ -65,18 +65,23 @@ def fit_class_mixture(z: torch.Tensor, labels: torch.Tensor, num_classes: int, k
     return ClassMixture(centroids, weights, variances)
 
 
-def _spread(deviation: torch.Tensor, variant: str, gamma0: float) -> torch.Tensor:
-    """log-spread of one cluster's members (deviation: n × D from the centroid), per ``variant``."""
-    if variant == "isotropic":
-        return torch.log((deviation ** 2).mean() + gamma0)
-    if variant == "diagonal":
-        return torch.log((deviation ** 2).mean(0) + gamma0)  # one value per dimension
-    n, d = deviation.shape  # logdet, per dimension: (1/D)·log|Σ̂ + γ₀I|, Σ̂ = devᵀdev/n
+def _log_det_spread(deviation: torch.Tensor, gamma0: float) -> torch.Tensor:
+    """(1/D)·log|Σ̂ + γ₀I| of one cluster's members (deviation: n × D from the centroid), Σ̂ = devᵀdev/n."""
+    n, d = deviation.shape
     if d < n:
         return torch.linalg.slogdet(deviation.T @ deviation / n + gamma0 * torch.eye(d).to(deviation))[1] / d
     # the n × n Gram matrix carries Σ̂'s nonzero eigenvalues; the other D − n are 0
     eigen = torch.linalg.eigvalsh(deviation @ deviation.T / n).clamp_min(0)
     return (torch.log(eigen + gamma0).sum() + (d - n) * math.log(gamma0)) / d
+
+
+def _assign(flat: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture):
+    """(cluster index N, usable N): each sample's nearest existing centroid of its own class."""
+    weights = mixture.weights.to(flat)[labels]                                  # N × K
+    centroids = mixture.centroids.to(flat)[labels]                              # N × K × D
+    distance = ((flat.detach()[:, None, :] - centroids) ** 2).sum(-1)
+    distance = torch.where(weights > 0, distance, torch.full_like(distance, float("inf")))
+    return distance.argmin(1), (weights > 0).any(1)
 
 
 def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma: float, tau: float = 0.125,
@@ -85,7 +90,8 @@ def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma
 
     Each sample is assigned to the nearest centroid of its own class; σ̂² is its cluster's mean
     squared deviation from that centroid in this batch (the paper blends it with the epoch's stored
-    variance, which carries no gradient). The hinge threshold τσ² needs noise σ > 0.
+    variance, which carries no gradient). The hinge threshold τσ² needs noise σ > 0. The isotropic
+    and diagonal variants are computed for all clusters at once (scatter sums over cluster ids).
     """
     check_range("sigma", sigma, 0.0, low_inclusive=False)
     check_range("tau", tau, 0.0, low_inclusive=False)
@@ -94,21 +100,26 @@ def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma
         raise ValueError(f"need z of shape N × ... and N labels, got {tuple(z.shape)} and {tuple(labels.shape)}")
     flat = z.flatten(1)
     threshold = math.log(tau * sigma ** 2 + gamma0)
-    per_class = []
-    for c in labels.unique().tolist():
-        valid = mixture.weights[c] > 0
-        if not valid.any():
-            continue
-        members = flat[labels == c]
-        centroids = mixture.centroids[c][valid].to(flat)
-        weights = mixture.weights[c][valid].to(flat)
-        assign = torch.cdist(members.detach(), centroids).argmin(1)
-        total = flat.new_zeros(())
-        for j in assign.unique().tolist():
-            spread = _spread(members[assign == j] - centroids[j], variant, gamma0)
-            total = total + weights[j] * F.relu(spread - threshold).mean()
-        per_class.append(total)
-    return torch.stack(per_class).mean() if per_class else flat.new_zeros(())
+    assign, usable = _assign(flat, labels, mixture)
+    flat, labels, assign = flat[usable], labels[usable], assign[usable]
+    if len(flat) == 0:
+        return z.new_zeros(())
+    num_classes, k = mixture.weights.shape
+    cluster = labels * k + assign                                                # a global cluster id
+    deviation = flat - mixture.centroids.to(flat)[labels, assign]
+    counts = torch.zeros(num_classes * k).to(flat).index_add_(0, cluster, torch.ones_like(cluster, dtype=flat.dtype))
+    present = counts > 0
+    if variant == "logdet":
+        hinge = torch.stack([F.relu(_log_det_spread(deviation[cluster == g], gamma0) - threshold)
+                             for g in present.nonzero().flatten().tolist()])
+    else:
+        per_sample = deviation ** 2 if variant == "diagonal" else (deviation ** 2).mean(1, keepdim=True)
+        sums = torch.zeros(num_classes * k, per_sample.shape[1]).to(flat).index_add_(0, cluster, per_sample)
+        variance = sums[present] / counts[present, None]
+        hinge = F.relu(torch.log(variance + gamma0) - threshold).mean(1)
+    weighted = mixture.weights.to(flat).flatten()[present] * hinge
+    per_class = torch.zeros(num_classes).to(flat).index_add_(0, present.nonzero().flatten() // k, weighted)
+    return per_class[labels.unique()].mean()
 
 
 class CEM(Defense):
