@@ -11,13 +11,12 @@ import dataclasses
 import inspect
 
 import pandas as pd
-import torch
 
 from . import cache
 from .defenses import Defense, ObservedEdge, from_config
 from .models import cut_points, split
 from .probes import probe
-from .suite import ATTACKS, SuiteBudget, run_suite
+from .suite import ATTACKS, SuiteBudget, observe_all, run_suite
 from .train import TrainConfig, TrainedClassifier, train_classifier
 
 MINE_EPOCHS = {"smoke": 5, "quick": 100, "paper": 300}
@@ -56,22 +55,13 @@ def edge_cost(model, cut: str) -> dict:
     return {"payload": point.feature_dim, "edge_params": point.edge_params, "edge_MFLOPs": point.edge_flops / 1e6}
 
 
-def observed_features(trained: TrainedClassifier, cut: str, x: torch.Tensor, seed: int) -> torch.Tensor:
-    """What the cloud receives for images ``x`` (through the deployed defense), on the CPU."""
-    edge, _ = split(trained.model, cut)
-    observed = ObservedEdge(edge, trained.defense).eval()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        return torch.cat([observed(x[i:i + 512], generator) for i in range(0, len(x), 512)])
-
-
 def probe_features(trained: TrainedClassifier, splits, cut: str, mine_epochs: int, seed: int = 0) -> dict:
     """:func:`helpers.probes.probe` on the auxiliary images and their observed features (cached)."""
     key = {"classifier": trained.weights_key, "cut": cut, "mine_epochs": mine_epochs, "mine_dims": MINE_DIMS,
            "seed": seed, "n": len(splits.aux)}
 
     def compute():
-        z = observed_features(trained, cut, splits.aux.x, seed + 3)
+        z = observe_all(ObservedEdge(split(trained.model, cut)[0], trained.defense), splits.aux.x, seed + 3)
         return probe(splits.aux.x, z, mine_epochs, MINE_DIMS, seed)
 
     return cache.cached("probe", key, compute)

@@ -134,11 +134,11 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     n_opt = budget.n_optimisation
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
     # one noise stream for the attacker's queries and one for the scored images
-    z_eval = _observe_all(observed, evaluation.x, seed + 1)
+    z_eval = observe_all(observed, evaluation.x, seed + 1)
 
     @functools.cache
     def z_aux() -> torch.Tensor:  # the attacker's training features: computed only when an attack is fitted
-        return _observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
+        return observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
 
     image_shape, feature_shape = tuple(evaluation.x.shape[1:]), tuple(z_eval.shape[1:])
 
@@ -245,7 +245,9 @@ def _baseline(name: str, aux: Split, cloud: torch.nn.Module, z_eval: torch.Tenso
     return class_mean_images(aux.x, aux.y, predicted)
 
 
-def _observe_all(observed: ObservedEdge, x: torch.Tensor, seed: int, batch_size: int = 512) -> torch.Tensor:
+def observe_all(observed: ObservedEdge, x: torch.Tensor, seed: int, batch_size: int = 512) -> torch.Tensor:
+    """What the cloud receives for images ``x`` (batched, on the model's device; CPU result), with the
+    defense's randomness drawn from a generator seeded with ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     observed.eval()
     device = module_device(observed)

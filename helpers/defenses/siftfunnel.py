@@ -154,7 +154,8 @@ class SiftFunnel(Defense):
         names = model.cut_names
         if cut not in names or names.index(cut) < names.index("pool1"):
             raise ValueError(f"SiftFunnel keeps relu1 and pool1 on the edge: cut at pool1 or later, not {cut!r}")
-        c_stem, side = feature_shape_at(model, "pool1")[0], feature_shape_at(model, "pool1")[-1]
+        stem = feature_shape_at(model, "pool1")
+        c_stem, side = stem[0], stem[-1]
         shape = feature_shape_at(model, cut)
         if len(shape) != 3:
             raise ValueError(f"SiftFunnel needs a convolutional cut, {cut!r} has features of shape {shape}")
