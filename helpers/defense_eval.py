@@ -1,5 +1,6 @@
-"""Evaluate defenses at one cut (notebook 04): train each defended classifier, attack it with the
-whole suite, probe what it transmits and measure what its edge costs.
+"""Evaluate defenses at one cut (notebooks 04-06): train each defended classifier, attack it with the
+whole suite (or only the decoder, with and without knowledge of the defense's noise), probe what it
+transmits, evaluate CEM's bound and measure what its edge costs.
 
 One row per (defense, strength): test accuracy, every attack's mean MSE and SSIM, the worst case
 over attacks (lowest MSE, highest SSIM), the information probes of :mod:`helpers.probes` and the
@@ -13,10 +14,12 @@ import inspect
 import pandas as pd
 
 from . import cache
+from .attacks import edge_features
 from .defenses import Defense, ObservedEdge, from_config
 from .models import cut_points, split
 from .probes import probe
-from .suite import ATTACKS, SuiteBudget, observe_all, run_suite
+from .suite import ATTACKS, AttackerKnowledge, SuiteBudget, observe_all, run_suite
+from .theory import gmm_conditional_entropy_bound
 from .train import TrainConfig, TrainedClassifier, train_classifier
 
 MINE_EPOCHS = {"smoke": 5, "quick": 100, "paper": 300}
@@ -31,12 +34,14 @@ def defense_grid(spec: dict) -> list[Defense]:
 def label(defense: Defense) -> str:
     """A legend label: the name and every parameter that differs from its default (so that two
     configurations never share a label)."""
+    if defense.name == "stack":
+        return " + ".join(label(part) for part in defense.parts)
     defaults = {name: p.default for name, p in inspect.signature(type(defense).__init__).parameters.items()}
 
     def text(value):
         if isinstance(value, dict):  # a nested defense (CEM's base)
             return f"[{label(from_config(value))}]"
-        return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+        return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
     changed = [f"{k}={text(v)}" for k, v in defense.params().items() if defaults.get(k, inspect.Parameter.empty) != v]
     return " ".join([defense.name, *changed])
@@ -68,8 +73,11 @@ def probe_features(trained: TrainedClassifier, splits, cut: str, mine_epochs: in
 
 
 def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: SuiteBudget, attacks=ATTACKS,
-                     mine_epochs: int = 100, seed: int = 0, device: str = "auto"):
-    """(summary row, per-image table, {attack: x̂}, evaluation split) for one trained classifier at ``cut``."""
+                     mine_epochs: int = 100, seed: int = 0, device: str = "auto", probes: bool = True):
+    """(summary row, per-image table, {attack: x̂}, evaluation split) for one trained classifier at ``cut``.
+
+    The edge cost is that of the edge as deployed (a pruned edge physically smaller); ``probes=False``
+    leaves out the information probes (MINE is the slow one)."""
     table, reconstructions, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=list(attacks),
                                                    seed=seed, device=device)
     means = table.groupby("attack")[["mse", "ssim"]].mean()
@@ -78,7 +86,8 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
            "cut": cut, "accuracy": trained.test_accuracy,
            **{f"mse_{a}": means.loc[a, "mse"] for a in attacks}, **{f"ssim_{a}": means.loc[a, "ssim"] for a in attacks},
            "mse_best": means.mse.min(), "best_attack": means.mse.idxmin(), "ssim_best": means.ssim.max(),
-           **probe_features(trained, splits, cut, mine_epochs, seed), **edge_cost(trained.model, cut)}
+           **(probe_features(trained, splits, cut, mine_epochs, seed) if probes else {}),
+           **edge_cost(defense.deploy(trained.model, cut), cut)}
     return row, table, reconstructions, evaluation
 
 
@@ -95,3 +104,25 @@ def evaluate_all(base: TrainConfig, splits, defenses: list[Defense], cut: str, b
         rows.append(row)
         examples[row["label"]] = (reconstructions, evaluation)
     return pd.DataFrame(rows), examples
+
+
+def decoder_attack(trained: TrainedClassifier, splits, cut: str, budget: SuiteBudget, noise_aware: bool,
+                   seed: int = 0, device: str = "auto") -> dict:
+    """Mean MSE and SSIM of the inverse-network attack at ``cut``, its decoder trained on what the
+    cloud observes (``noise_aware``) or on the clean edge output (the decoder then meets the
+    defense's randomness only when it attacks)."""
+    knowledge = AttackerKnowledge(noise_aware=noise_aware)
+    table, _, _ = run_suite(trained, splits, cut, knowledge=knowledge, budget=budget, attacks=["inverse_network"],
+                            seed=seed, device=device, score_labels=False)
+    return {"mse": table.mse.mean(), "ssim": table.ssim.mean()}
+
+
+def mixture_bound(trained: TrainedClassifier, splits, cut: str, sigma: float, k: int, h_x: float, seed: int = 0) -> dict:
+    """CEM's Gaussian-mixture bound for the clean edge features of the auxiliary images under noise
+    σ (:func:`helpers.theory.gmm_conditional_entropy_bound`): the redundancy (an upper bound on
+    I(x; z̃)), the bound on H(x|z̃) given ``h_x`` and the per-pixel MSE floor it implies."""
+    z = edge_features(split(trained.model, cut)[0], splits.aux.x)
+    bound = gmm_conditional_entropy_bound(z, splits.aux.y, sigma, k=k, h_x=h_x, seed=seed)
+    d = splits.aux.x[0].numel()
+    return {"redundancy": bound.redundancy, "log_det_term": bound.log_det_term, "h_x_given_z_bound": bound.bound,
+            "mse_floor": bound.mse_lower_bound(d)}

@@ -154,6 +154,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     def make_shadow_edge():
         # the attacker knows the deployed edge architecture (defended or not), not its weights
         shadow_model = trained.config.build_model(trained.model.input_shape, trained.model.num_classes)
+        shadow_model = trained.defense.match_architecture(shadow_model, trained.model)  # e.g. pruned channels
         return split(shadow_model, cut)[0]
 
     def make_query_free():

@@ -182,6 +182,18 @@ def log_det_plus_noise(points: torch.Tensor, noise_var: float) -> float:
     return float(2 * torch.log(torch.diagonal(torch.linalg.cholesky(inner))).sum())
 
 
+def gaussian_entropy_upper(x: torch.Tensor, levels: int | None = 256) -> float:
+    """½·log|2πe·Σ| (nats) for the covariance Σ of ``x`` (N × ...): the largest differential entropy
+    any distribution with that covariance has, hence an upper bound on H(x). Pixel values stored
+    with ``levels`` levels are dequantised first (uniform noise of one level's width adds
+    1/(12·(levels−1)²) to every variance); without it a constant pixel would give −∞."""
+    flat = x.flatten(1).double()
+    covariance = torch.cov(flat.T).reshape(flat.shape[1], flat.shape[1])
+    if levels is not None:
+        covariance = covariance + torch.eye(len(covariance), dtype=covariance.dtype) / (12 * (levels - 1) ** 2)
+    return 0.5 * (len(covariance) * math.log(TWO_PI_E) + float(torch.linalg.slogdet(covariance)[1]))
+
+
 @dataclass(frozen=True)
 class MixtureBound:
     redundancy: float          # H(π) + ½ Σ π_k log(|Σ_k + σ²I|/σ^{2m}): an upper bound on I(x; z)

@@ -184,7 +184,7 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
     progress = tqdm(range(1, config.epochs + 1), desc=f"train {config.arch} on {config.dataset}",
                     unit="epoch", leave=False)
     for epoch in progress:
-        defense.before_epoch(edge, x, y, epoch)
+        defense.before_epoch(edge, x, y, epoch, config.epochs)
         model.train()
         order = torch.randperm(len(y), generator=generator)
         total_loss, correct = 0.0, 0

@@ -3,7 +3,8 @@
 A defense may change the edge architecture, add training-loss terms and transform the edge output at
 inference (:mod:`.base`). One module per family: :mod:`.obfuscation` (noise, dropout, top-k on z),
 :mod:`.training` (NoPeek, label smoothing, adversarial training), :mod:`.architecture` (bottleneck),
-:mod:`.siftfunnel`, :mod:`.cem` (a plug-in on the others), :mod:`.patrol`. Notebook 03 explains :func:`observe`; notebook 04 compares them all.
+:mod:`.siftfunnel`, :mod:`.stack` (several at once), :mod:`.cem` (a plug-in on the others), :mod:`.patrol`
+(pruning). Notebook 03 explains :func:`observe`; notebook 04 compares them all.
 """
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from .architecture import Bottleneck
 from .base import Defense, ObservedEdge, insert_at_cut, observe
 from .cem import CEM
 from .obfuscation import Dropout, GaussianNoise, TopK
+from .patrol import Patrol
 from .siftfunnel import SiftFunnel
+from .stack import Stack
 from .training import AdversarialTraining, LabelSmoothing, NoPeek
 
 DEFENSES = {cls.name: cls for cls in (Defense, GaussianNoise, Dropout, TopK, NoPeek, LabelSmoothing,
-                                      AdversarialTraining, Bottleneck, SiftFunnel, CEM)}
+                                      AdversarialTraining, Bottleneck, SiftFunnel, Stack, Patrol, CEM)}
 
 
 def from_config(config: dict | None) -> Defense:
@@ -32,4 +35,4 @@ def from_config(config: dict | None) -> Defense:
 
 
 __all__ = ["CEM", "DEFENSES", "AdversarialTraining", "Bottleneck", "Defense", "Dropout", "GaussianNoise", "LabelSmoothing",
-           "NoPeek", "ObservedEdge", "SiftFunnel", "TopK", "from_config", "insert_at_cut", "observe"]
+           "NoPeek", "ObservedEdge", "Patrol", "SiftFunnel", "Stack", "TopK", "from_config", "insert_at_cut", "observe"]

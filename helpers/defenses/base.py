@@ -3,7 +3,7 @@ inserts extra layers at a cut (architecture-changing defenses).
 
 A defense may (1) change the architecture around the cut (:meth:`Defense.build`), (2) change training
 (:meth:`Defense.edge_loss`, :meth:`Defense.before_epoch`, :attr:`Defense.label_smoothing`,
-:attr:`Defense.task_weight`) and
+:attr:`Defense.task_weight`; pruning may also change the architecture in training) and
 (3) transform the edge output at inference (:meth:`Defense.observe`). The undefended model is the
 :class:`Defense` base class itself.
 """
@@ -42,8 +42,19 @@ class Defense:
         """Extra training loss on a batch of inputs, their (clean) edge outputs and labels; 0 by default."""
         return 0.0
 
-    def before_epoch(self, edge, x: torch.Tensor, y: torch.Tensor, epoch: int) -> None:
-        """Called by training before each epoch (1-based) with the edge and the training set."""
+    def before_epoch(self, edge, x: torch.Tensor, y: torch.Tensor, epoch: int, epochs: int) -> None:
+        """Called by training before each epoch (1-based, of ``epochs``) with the edge and the training set."""
+
+    def deploy(self, model, cut: str):
+        """The trained model as shipped to the edge; pruning returns a physically smaller edge with
+        the same outputs (count its cost), every other defense ``model`` itself."""
+        return model
+
+    def match_architecture(self, fresh, deployed):
+        """``fresh`` (an untrained model of this defense's architecture) made structurally like the
+        trained ``deployed`` one: what an attacker who knows the deployed architecture builds. The
+        architecture is fixed by :meth:`build` for every defense but pruning, so ``fresh`` as it is."""
+        return fresh
 
     @property
     def is_random(self) -> bool:

@@ -22,10 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from ..config import check_choice, check_range
+from ..repro import module_device
 from ..theory import kmeans
 from .base import Defense
 
 VARIANTS = ("isotropic", "diagonal", "logdet")
+FIT_ON = ("training_pass", "eval_pass")
 
 
 @dataclass
@@ -122,22 +124,37 @@ def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma
     return per_class[labels.unique()].mean()
 
 
+def ramp_factor(epoch: int, epochs: int) -> float:
+    """The paper's effective-λ factor in epoch ``epoch`` (1-based) of ``epochs``: 0.02, 0.1, 0.5, 1
+    by quarter of training (its lr schedule 0.05 → 0.01 → 0.002 → 0.0004 at 60/120/180 of 240)."""
+    progress = (epoch - 1) / epochs
+    return 0.02 if progress < 0.25 else 0.1 if progress < 0.5 else 0.5 if progress < 0.75 else 1.0
+
+
 class CEM(Defense):
     """CEM as a plug-in on top of a base defense: everything of ``base`` (architecture, observe,
     training terms) plus weight·:func:`cem_loss` on the clean edge output.
 
     Before every epoch after ``warmup_epochs`` the per-class mixture (``k`` clusters per class) is
     refitted on the clean features of the training set, warm-started from the previous epoch's
-    centroids (the paper skips epoch 1: its mixture is fitted on trained features). ``sigma`` is
+    centroids (the paper skips epoch 1: its mixture is fitted on trained features). With
+    ``fit_on="training_pass"`` (default) those are the clean edge outputs the last epoch's training
+    batches computed anyway (detached, no augmentation here); ``"eval_pass"`` is the paper's extra
+    pass over the training set in eval mode, which costs one more edge forward pass per epoch (a
+    third of CEM's overhead, ``benchmarks/``). Both are stale by up to one epoch. ``sigma`` is
     the noise level in the hinge's threshold τσ²; it defaults to the base's σ when the base is
-    Gaussian noise, and must be given otherwise. The paper's λ ramp (λ·10⁻³/lr while its SGD lr is
-    above 4·10⁻⁴) is a factor of 1 under our Adam at lr 10⁻³, so it is not modelled.
+    Gaussian noise (alone or in a :class:`~helpers.defenses.stack.Stack`), and must be given otherwise.
+
+    ``ramp=True`` follows the paper's schedule: its code scales λ by 10⁻³/lr while its SGD learning
+    rate (0.05, ×0.2 at epochs 60, 120, 180 of 240) is above 4·10⁻⁴, i.e. by 0.02, 0.1, 0.5 and 1
+    over the four quarters of training. We apply those factors by the same fractions of our epochs.
     """
 
     name = "cem"
 
     def __init__(self, base: dict, weight: float = 8.0, sigma: float | None = None, k: int = 5, tau: float = 0.125,
-                 gamma0: float = 0.01, variant: str = "isotropic", warmup_epochs: int = 1):
+                 gamma0: float = 0.01, variant: str = "isotropic", warmup_epochs: int = 1,
+                 fit_on: str = "training_pass", ramp: bool = False):
         from . import from_config
 
         self.base = from_config(base)
@@ -154,11 +171,17 @@ class CEM(Defense):
         self.k, self.warmup_epochs = k, warmup_epochs
         self.tau, self.gamma0 = check_range("tau", tau, 0.0, low_inclusive=False), check_range("gamma0", gamma0, 0.0, low_inclusive=False)
         self.variant = check_choice("variant", variant, VARIANTS)
+        self.fit_on = check_choice("fit_on", fit_on, FIT_ON)
+        if not isinstance(ramp, bool):
+            raise ValueError(f"ramp must be True or False, got {ramp!r}")
+        self.ramp, self._factor = ramp, 1.0
         self.mixture: ClassMixture | None = None
+        self._seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # this epoch's clean (z, y) batches
 
     def params(self) -> dict:
         return {"base": self.base.config(), "weight": self.weight, "sigma": self.sigma, "k": self.k, "tau": self.tau,
-                "gamma0": self.gamma0, "variant": self.variant, "warmup_epochs": self.warmup_epochs}
+                "gamma0": self.gamma0, "variant": self.variant, "warmup_epochs": self.warmup_epochs,
+                "fit_on": self.fit_on, "ramp": self.ramp}
 
     # everything the base defense does, unchanged
     def build(self, model, cut):
@@ -166,6 +189,12 @@ class CEM(Defense):
 
     def observe(self, z, generator=None):
         return self.base.observe(z, generator)
+
+    def deploy(self, model, cut):
+        return self.base.deploy(model, cut)
+
+    def match_architecture(self, fresh, deployed):
+        return self.base.match_architecture(fresh, deployed)
 
     @property
     def is_random(self) -> bool:
@@ -179,23 +208,37 @@ class CEM(Defense):
     def task_weight(self) -> float:
         return self.base.task_weight
 
-    def before_epoch(self, edge, x, y, epoch):
-        self.base.before_epoch(edge, x, y, epoch)
+    def before_epoch(self, edge, x, y, epoch, epochs):
+        self.base.before_epoch(edge, x, y, epoch, epochs)
+        self._factor = ramp_factor(epoch, epochs) if self.ramp else 1.0
+        seen, self._seen = self._seen, []
         if epoch <= self.warmup_epochs or self.weight == 0:
             return
+        if self.fit_on == "training_pass" and seen:
+            z, y = torch.cat([b[0] for b in seen]), torch.cat([b[1] for b in seen])
+        else:  # the paper's pass; also epoch 1 with no warm-up, before any batch was seen
+            z = self._eval_features(edge, x)
+        self.mixture = fit_class_mixture(z, y, int(y.max()) + 1, self.k, previous=self.mixture, seed=epoch)
+
+    @staticmethod
+    def _eval_features(edge, x):
         was_training = edge.training
         edge.eval()
-        device = next(edge.parameters()).device
+        device = module_device(edge)
         with torch.no_grad():  # channels_last batches of 256: the edge's fastest CPU path (about 2× here)
             z = torch.cat([edge(x[i:i + 256].to(device).contiguous(memory_format=torch.channels_last)).cpu()
                            for i in range(0, len(x), 256)])
         edge.train(was_training)
-        self.mixture = fit_class_mixture(z, y, int(y.max()) + 1, self.k, previous=self.mixture, seed=epoch)
+        return z
 
     def edge_loss(self, x, z, y=None):
         loss = self.base.edge_loss(x, z, y)
-        if self.mixture is None or self.weight == 0:
+        if self.weight == 0:
             return loss
         if y is None:
             raise ValueError("CEM's loss needs the batch's labels")
-        return loss + self.weight * cem_loss(z, y, self.mixture, self.sigma, self.tau, self.gamma0, self.variant)
+        if self.fit_on == "training_pass" and torch.is_grad_enabled():
+            self._seen.append((z.detach().cpu(), y.detach().cpu()))
+        if self.mixture is None:
+            return loss
+        return loss + self._factor * self.weight * cem_loss(z, y, self.mixture, self.sigma, self.tau, self.gamma0, self.variant)
