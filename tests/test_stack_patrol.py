@@ -15,8 +15,6 @@ NOISE, DROPOUT = {"defense": "noise", "sigma": 0.5}, {"defense": "dropout", "rat
 def test_stack_applies_its_parts_in_order_and_validates():
     stack = Stack([NOISE, DROPOUT])
     z = torch.rand(3, 4, 5, 5)
-    expected = from_config(DROPOUT).observe(from_config(NOISE).observe(z, torch.Generator().manual_seed(7)),
-                                            None)
     # the same generator stream, drawn in the same order: noise first, then the dropout mask
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     expected = from_config(DROPOUT).observe(from_config(NOISE).observe(z, g1), g1)

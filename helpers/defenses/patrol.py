@@ -70,8 +70,9 @@ def _first_conv(block: nn.Module) -> nn.Conv2d | None:
 
 
 def _edge_blocks(model, cut: str) -> list[tuple[str, nn.Module]]:
-    names = model.cut_names
-    return list(model.blocks.named_children())[:names.index(cut) + 1]
+    from ..models import split
+
+    return list(split(model, cut)[0].named_children())
 
 
 def _conv_layout(model, cut: str) -> list[dict]:
