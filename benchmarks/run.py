@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import bench_attacks, bench_defenses, bench_training
+from benchmarks import bench_attacks, bench_defenses, bench_notebooks, bench_training
 from benchmarks.bench_training import matmul_peak
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-SECTIONS = {"training": bench_training.section, "attacks": bench_attacks.section, "defenses": bench_defenses.section}
+SECTIONS = {"training": bench_training.section, "attacks": bench_attacks.section, "defenses": bench_defenses.section,
+            "notebooks": bench_notebooks.section}  # notebooks: about an hour (every notebook cold, then warm)
 
 
 def main(names: list[str]) -> None:

@@ -92,13 +92,14 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
 
 
 def evaluate_all(base: TrainConfig, splits, defenses: list[Defense], cut: str, budget: SuiteBudget,
-                 attacks=ATTACKS, mine_epochs: int = 100, seed: int = 0, device: str = "auto", progress=None):
+                 attacks=ATTACKS, mine_epochs: int = 100, seed: int = 0, device: str = "auto", progress=None,
+                 probes: bool = True):
     """Train and evaluate every defense at ``cut``: (summary DataFrame, {label: (reconstructions, evaluation)})."""
     rows, examples = [], {}
     for defense in (progress or (lambda items: items))(defenses):
         trained = train_defended(base, splits, defense, cut, device)
         row, _, reconstructions, evaluation = evaluate_defense(trained, splits, cut, budget, attacks, mine_epochs,
-                                                               seed, device)
+                                                               seed, device, probes)
         if row["label"] in examples:
             raise ValueError(f"two defenses share the label {row['label']!r}: list each configuration once")
         rows.append(row)

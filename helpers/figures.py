@@ -1,8 +1,10 @@
 """Saving figures: the only way notebooks write to ``figures/``.
 
-``save(fig, "00_name", data=df)`` writes ``figures/00_name.png`` and ``.pdf`` with deterministic
-metadata (no dates, no software versions) and, when given, the data behind the figure as
-``figures/00_name.csv``. The id starts with the two-digit number of the producing notebook.
+``save(fig, "00_name", data=df, caption=..., claim=...)`` writes ``figures/00_name.png`` and ``.pdf``
+with deterministic metadata (no dates, no software versions) and, when given, the data behind the
+figure as ``figures/00_name.csv``. The id starts with the two-digit number of the producing
+notebook. Under ``make figures`` the caption and the paper claim go to ``figures/MANIFEST.yaml``
+(``helpers/manifest.py``).
 """
 from __future__ import annotations
 
@@ -28,10 +30,17 @@ def _atomic(path: Path, write) -> None:
         raise
 
 
-def save(fig, fig_id: str, data=None, folder: Path | None = None) -> list[Path]:
-    """Write ``fig`` (and optionally a DataFrame ``data``) under ``fig_id``; return the paths."""
+def save(fig, fig_id: str, data=None, folder: Path | None = None, *, caption: str,
+         claim: str | None = None) -> list[Path]:
+    """Write ``fig`` (and optionally a DataFrame ``data``) under ``fig_id``; return the paths.
+
+    ``caption`` says what the figure shows (one sentence); ``claim`` names the paper claim it
+    speaks to, if any. Both are recorded in the figure registry when the pipeline stages figures.
+    """
     if not FIGURE_ID.match(fig_id):
         raise ValueError(f"figure id {fig_id!r} must look like '00_lower_case_name'")
+    if not isinstance(caption, str) or not caption.strip():
+        raise ValueError(f"figure {fig_id}: give a non-empty caption (it goes to figures/MANIFEST.yaml)")
     folder = Path(folder) if folder is not None else paths.figures_dir()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -44,6 +53,9 @@ def save(fig, fig_id: str, data=None, folder: Path | None = None) -> list[Path]:
         path = folder / f"{fig_id}.csv"
         _atomic(path, lambda tmp: data.to_csv(tmp, index=False, float_format="%.6g"))
         written.append(path)
+    if folder != paths.FIGURES:  # a pipeline staging folder: leave the registry entry beside the files
+        from .manifest import write_meta
+        write_meta(folder, fig_id, caption.strip(), claim)
     return written
 
 
@@ -95,3 +107,16 @@ def show_features(ax, z, max_channels: int = 16, title: str | None = None) -> No
     ax.set_xticks([]), ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=9)
+
+
+def table_figure(table, width: float = 16, row_height: float = 0.6, fontsize: int = 8):
+    """A figure showing a DataFrame as a left-aligned table (the claims tables of notebooks 02-08)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, 0.5 + row_height * len(table)))
+    ax.axis("off")
+    drawn = ax.table(cellText=table.values, colLabels=list(table.columns), loc="center", cellLoc="left")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(fontsize)
+    drawn.auto_set_column_width(list(range(table.shape[1])))
+    return fig

@@ -2,19 +2,23 @@
 
 Each notebook runs in order into ``build/executed/`` with the ``scale`` parameter. Its figures are
 written to a staging folder (``$MIA_FIGURES_DIR``) and moved into ``figures/`` only when the whole
-notebook succeeded, so a failure leaves the figures of earlier runs intact. A failure stops the run
-with the notebook's name and the failing cell. Run ``python -m helpers.pipeline --help``.
+notebook succeeded, so a failure leaves the figures of earlier runs intact; the figure registry
+``figures/MANIFEST.yaml`` is updated at the same moment (``helpers/manifest.py``). A failure stops
+the run with the notebook's name and the failing cell. Wall times go to ``build/timings.csv``.
+Run ``python -m helpers.pipeline --help``.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import csv
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from . import paths
+from . import manifest, paths
 from .config import SCALE_ENV_VAR, SCALES, check_choice
 
 
@@ -29,8 +33,11 @@ def numbered_notebooks(only: list[str] | None = None) -> list[Path]:
     return notebooks
 
 
-def check_parameters(notebook: Path, parameters: dict) -> None:
-    """Refuse parameter names the notebook does not declare (papermill would only warn)."""
+def check_parameters(notebook: Path, parameters: dict) -> dict:
+    """Refuse parameter names the notebook does not declare (papermill would only warn).
+
+    Returns every declared parameter with the value it will run with.
+    """
     import papermill
 
     declared = papermill.inspect_notebook(str(notebook))
@@ -38,13 +45,16 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
     if unknown:
         raise ValueError(f"{notebook.name} declares no parameter {', '.join(unknown)}; "
                          f"it declares: {', '.join(declared) or 'none'}")
+    return {name: parameters.get(name, ast.literal_eval(info["default"])) for name, info in declared.items()}
 
 
-def run_notebook(notebook: Path, parameters: dict) -> float:
-    """Execute one notebook; on success move its staged figures into figures/. Returns seconds."""
+def run_notebook(notebook: Path, parameters: dict, folder: Path | None = None) -> float:
+    """Execute one notebook; on success publish its staged figures (``folder``, default figures/)
+    and their registry entries. Returns seconds."""
     import papermill
 
-    check_parameters(notebook, parameters)
+    effective = check_parameters(notebook, parameters)
+    revision = manifest.git_revision()
     executed = paths.BUILD / "executed" / notebook.name
     staging = paths.BUILD / "staged-figures" / notebook.stem
     shutil.rmtree(staging, ignore_errors=True)
@@ -57,13 +67,23 @@ def run_notebook(notebook: Path, parameters: dict) -> float:
                                    kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
     finally:
         os.environ.pop("MIA_FIGURES_DIR", None)
-    paths.FIGURES.mkdir(exist_ok=True)
-    for staged in sorted(staging.iterdir()):
-        os.replace(staged, paths.FIGURES / staged.name)
+    manifest.publish(staging, notebook, effective, revision, folder)
     return time.perf_counter() - start
 
 
+def record_timing(notebook: Path, scale: str, seconds: float) -> None:
+    """Append one line to build/timings.csv: notebook, scale, wall seconds, when it finished."""
+    path = paths.BUILD / "timings.csv"
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["notebook", "scale", "seconds", "finished"])
+        writer.writerow([notebook.name, scale, f"{seconds:.1f}", time.strftime("%Y-%m-%dT%H:%M:%S")])
+
+
 CHECKED_TAG = "nbval-check-output"
+CLAIMS_NOTEBOOK = "08_paper_claims"  # after it runs, the README's claims table is rewritten
 
 
 def store_checked_outputs(notebook: Path) -> int:
@@ -111,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if os.environ.pop(SCALE_ENV_VAR, None):
         print(f"note: ${SCALE_ENV_VAR} is ignored by make figures; the scale is {args.scale}")
+    # smoke-scale figures mean nothing: they never replace the published ones
+    folder = paths.BUILD / "smoke-figures" if args.scale == "smoke" else paths.FIGURES
     for notebook in numbered_notebooks(args.only):
         print(f"[{args.scale}] {notebook.name} ...", flush=True)
         try:
-            seconds = run_notebook(notebook, {"scale": args.scale})
+            seconds = run_notebook(notebook, {"scale": args.scale}, folder)
         except Exception as error:
             cell = getattr(error, "exec_count", None)
             where = f" in cell [{cell}]" if cell is not None else ""
@@ -122,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{getattr(error, 'evalue', error)}\n(executed copy: build/executed/{notebook.name}; "
                   f"figures of earlier runs are untouched)", file=sys.stderr)
             return 1
-        print(f"  done in {seconds:.0f} s", flush=True)
+        record_timing(notebook, args.scale, seconds)
+        print(f"  done in {seconds:.0f} s" + (f" (figures in {folder})" if folder != paths.FIGURES else ""), flush=True)
+        if notebook.stem == CLAIMS_NOTEBOOK and folder == paths.FIGURES:
+            from .claims import collect, update_readme
+            print("  README.md claims table " + ("updated" if update_readme(collect()) else "unchanged"))
     return 0
 
 

@@ -17,10 +17,10 @@ def make_figure():
 
 def test_save_writes_png_pdf_and_csv_deterministically(tmp_path):
     data = pd.DataFrame({"cut": ["a"], "mse": [0.1234567891]})
-    paths = save(make_figure(), "00_demo", data=data, folder=tmp_path)
+    paths = save(make_figure(), "00_demo", data=data, folder=tmp_path, caption="demo")
     assert sorted(p.name for p in paths) == ["00_demo.csv", "00_demo.pdf", "00_demo.png"]
     first = {p.name: p.read_bytes() for p in paths}
-    save(make_figure(), "00_demo", data=data, folder=tmp_path)
+    save(make_figure(), "00_demo", data=data, folder=tmp_path, caption="demo")
     assert first == {p.name: p.read_bytes() for p in paths}   # no dates or versions inside
     assert b"CreationDate" not in first["00_demo.pdf"]
     assert pd.read_csv(tmp_path / "00_demo.csv")["mse"][0] == pytest.approx(0.123457)
@@ -29,13 +29,13 @@ def test_save_writes_png_pdf_and_csv_deterministically(tmp_path):
 
 def test_save_respects_the_staging_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MIA_FIGURES_DIR", str(tmp_path / "staged"))
-    save(make_figure(), "01_demo")
+    save(make_figure(), "01_demo", caption="demo")
     assert (tmp_path / "staged" / "01_demo.png").exists()
 
 
 def test_figure_ids_are_checked(tmp_path):
     with pytest.raises(ValueError, match="00_lower_case_name"):
-        save(make_figure(), "Demo Figure", folder=tmp_path)
+        save(make_figure(), "Demo Figure", folder=tmp_path, caption="demo")
 
 
 def test_image_grid_shape():

@@ -50,4 +50,5 @@ def test_skeleton_and_clean_outputs(path):
 def test_pipeline_refuses_undeclared_parameters():
     with pytest.raises(ValueError, match="declares no parameter bogus"):
         check_parameters(NOTEBOOKS / "00_quickstart.ipynb", {"scale": "quick", "bogus": 1})
-    check_parameters(NOTEBOOKS / "00_quickstart.ipynb", {"scale": "quick"})
+    effective = check_parameters(NOTEBOOKS / "00_quickstart.ipynb", {"scale": "paper"})
+    assert effective["scale"] == "paper" and effective["seed"] == 0   # the declared default fills in

@@ -1,0 +1,41 @@
+"""Comparing defenses on privacy, utility and edge cost (notebook 07).
+
+A defense is *Pareto-optimal* when no other one is at least as accurate and at least as private
+(worst-case attack MSE) with one of the two strictly better. The ranked table puts the defenses
+that keep utility (accuracy within a budget of the undefended model) first, by privacy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def pareto_front(utility, privacy) -> np.ndarray:
+    """Boolean mask of the points that no other point dominates (higher is better for both)."""
+    u, p = np.asarray(utility, dtype=float), np.asarray(privacy, dtype=float)
+    if u.shape != p.shape or u.ndim != 1:
+        raise ValueError(f"utility and privacy must be 1-D of one length, got {u.shape} and {p.shape}")
+    if np.isnan(u).any() or np.isnan(p).any():
+        raise ValueError("utility and privacy must not contain NaN")
+    at_least = (u[None, :] >= u[:, None]) & (p[None, :] >= p[:, None])   # [i, j]: j is at least as good as i
+    strictly = (u[None, :] > u[:, None]) | (p[None, :] > p[:, None])
+    return ~(at_least & strictly).any(axis=1)
+
+
+def ranked_table(results: pd.DataFrame, reference: str, accuracy_budget: float,
+                 utility: str = "accuracy", privacy: str = "mse_best") -> pd.DataFrame:
+    """``results`` (one row per defense, with a ``label`` column) ranked: first the defenses whose
+    accuracy is within ``accuracy_budget`` of the ``reference`` row's, by privacy (highest first),
+    then the others. Adds privacy relative to the reference, the Pareto flag and the rank."""
+    if accuracy_budget < 0:
+        raise ValueError(f"accuracy_budget must be non-negative, got {accuracy_budget}")
+    if reference not in set(results.label):
+        raise ValueError(f"no row labelled {reference!r}")
+    ref = results.set_index("label").loc[reference]
+    table = results.copy()
+    table["keeps utility"] = table[utility] >= ref[utility] - accuracy_budget
+    table["privacy vs none"] = table[privacy] / ref[privacy]
+    table["pareto"] = pareto_front(table[utility], table[privacy])
+    table = table.sort_values(["keeps utility", privacy], ascending=[False, False], kind="stable")
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table.reset_index(drop=True)
