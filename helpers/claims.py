@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import manifest, paths
 
-PAPERS = {"02": "GPZ", "04": "SiftFunnel", "05": "CEM", "06": "PATROL", "07": "all four"}
+PAPERS = {"02": "GPZ", "04": "SiftFunnel", "05": "CEM", "06": "PATROL", "07": "cross-paper (07)"}
 VERDICTS = ("reproduced", "same direction", "not reproduced")
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
 
