@@ -25,7 +25,8 @@ import torch
 
 from . import cache
 from .attacks import (InverseNetworkAttack, QueryFreeShadowAttack, WhiteBoxOptimizationAttack,
-                      class_mean_images, edge_features, evaluate)
+                      class_mean_images, edge_features, evaluate, score_images)
+from .metrics import lpips_available
 from .config import Scale, check_choice
 from .data import Split, Splits
 from .defenses import Defense, ObservedEdge
@@ -133,14 +134,18 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     budget = dataclasses.replace(budget, n_eval=min(budget.n_eval, len(splits.test)))
     n_opt = budget.n_optimisation
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
-    # one noise stream for the attacker's queries and one for the scored images
-    z_eval = observe_all(observed, evaluation.x, seed + 1)
+    # one noise stream for the attacker's queries and one for the scored images; both are computed only
+    # when something is fitted or reconstructed (a warm run loads everything from the cache)
+    @functools.cache
+    def z_eval() -> torch.Tensor:
+        return observe_all(observed, evaluation.x, seed + 1)
 
     @functools.cache
     def z_aux() -> torch.Tensor:  # the attacker's training features: computed only when an attack is fitted
         return observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
 
-    image_shape, feature_shape = tuple(evaluation.x.shape[1:]), tuple(z_eval.shape[1:])
+    image_shape = tuple(evaluation.x.shape[1:])
+    feature_shape = tuple(observe_all(observed, evaluation.x[:1], seed).shape[1:])
 
     def make_decoder():
         return InverseNetworkAttack(feature_shape, image_shape, width=budget.decoder_width,
@@ -169,13 +174,13 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     context = {"classifier": trained.weights_key, "cut": cut, "defense": defense.config(),
                "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
                "eval_index": cache.config_hash({"i": evaluation.index.tolist()})}
-    results = {}
+    results, keys = {}, {}
 
     def run(name: str) -> dict:
         if name in results:
             return results[name]
         if name in BASELINES:
-            results[name] = {"x_hat": _baseline(name, aux, cloud, z_eval), "seconds": {}}
+            results[name] = {"x_hat": _baseline(name, aux, cloud, z_eval()), "seconds": {}}
             return results[name]
         if name == "hybrid":  # refine the inverse network's output: its decoder is trained once
             decoder = run("inverse_network")
@@ -185,23 +190,23 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
 
             def compute():
                 start = time.perf_counter()
-                x_hat = attack.reconstruct(z_eval[:n_opt], init=decoder["x_hat"][:n_opt])
+                x_hat = attack.reconstruct(z_eval()[:n_opt], init=decoder["x_hat"][:n_opt])
                 per_image = decoder["seconds"]["reconstruct"] / budget.n_eval
                 return {"x_hat": x_hat, "seconds": {"fit": decoder["seconds"]["fit"],
                                                     "reconstruct": per_image * n_opt + time.perf_counter() - start}}
         else:
             attack = builders[name]()
-            scored = z_eval[:n_opt] if name in OPTIMISATION_ATTACKS else z_eval
             key = {**context, **attack.config(), **({"n_optimisation": n_opt} if name in OPTIMISATION_ATTACKS else {})}
 
             def compute():
                 start = time.perf_counter()
                 attack.fit(aux.x, z_aux(), aux.y)
                 fitted = time.perf_counter()
-                x_hat = attack.reconstruct(scored)
+                x_hat = attack.reconstruct(z_eval()[:n_opt] if name in OPTIMISATION_ATTACKS else z_eval())
                 return {"x_hat": x_hat, "seconds": {"fit": fitted - start,
                                                     "reconstruct": time.perf_counter() - fitted}}
         results[name] = cache.cached("reconstruction", key, compute, overwrite)
+        keys[name] = key
         return results[name]
 
     for name in attacks:
@@ -212,11 +217,21 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
         with torch.no_grad():
             return predict(torch.nn.Sequential(observed, cloud), images)
 
+    def scores(name: str, x_hat: torch.Tensor) -> dict:
+        """Per-image scores of a cached reconstruction, cached beside it (a warm run skips the
+        classifier passes); LPIPS availability is part of the key, so adding the weights rescored."""
+        def compute():
+            return score_images(x_hat, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)],
+                                classify if score_labels else None)
+        if name not in keys:  # the feature-free baselines: cheap, not cached
+            return compute()
+        key = {"reconstruction": keys[name], "score_labels": score_labels, "lpips": lpips_available()}
+        return cache.cached("scores", key, compute, overwrite)
+
     labels = dict(cut=cut, defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
                   noise_aware=knowledge.noise_aware)
     table = pd.concat([evaluate({name: x_hat}, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)],
-                                classify if score_labels else None,
-                                {name: results[name]["seconds"]}, **labels)
+                                seconds={name: results[name]["seconds"]}, scores={name: scores(name, x_hat)}, **labels)
                        for name, x_hat in reconstructions.items()], ignore_index=True)
     return table, reconstructions, evaluation
 

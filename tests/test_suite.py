@@ -56,8 +56,9 @@ def test_classifier_and_attacker_see_what_observe_returns(setting, monkeypatch):
     budget = SuiteBudget(decoder_epochs=1, n_eval=16)
     table, recon, evaluation = run_suite(trained, splits, "pool1", budget=budget, attacks=["inverse_network"],
                                          device="cpu")
-    # the scored images, the attacker's 128 aux queries, and the classification of the 16 reconstructions
-    assert sorted(seen) == [16, 16, 128]
+    # one image for the feature shape, the scored images, the attacker's 128 aux queries, and the
+    # classification of the 16 reconstructions
+    assert sorted(seen) == [1, 16, 16, 128]
     assert recon["inverse_network"].shape == evaluation.x.shape and len(table) == 16
     assert {"recon_correct", "seconds_fit", "mse", "psnr", "ssim", "lpips"} <= set(table.columns)
 
@@ -149,3 +150,23 @@ def test_keeping_epoch_states_shares_the_attack_cache(setting):
     first = run_suite(plain, splits, "pool1", budget=budget, attacks=["inverse_network"], device="cpu")[0]
     second = run_suite(with_states, splits, "pool1", budget=budget, attacks=["inverse_network"], device="cpu")[0]
     assert first.seconds_fit.iloc[0] == second.seconds_fit.iloc[0]  # loaded, not refitted
+
+
+def test_warm_run_reuses_scores_and_computes_no_features(setting, monkeypatch):
+    config, splits = setting
+    trained = train_classifier(config, splits, device="cpu")
+    budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, n_eval=8)
+    attacks = ["inverse_network", "class_mean"]
+    first, _, _ = run_suite(trained, splits, "pool2", budget=budget, attacks=attacks, device="cpu")
+    import helpers.suite as suite
+
+    calls = {"score": 0, "observe": 0}
+    score, observe_all = suite.score_images, suite.observe_all
+    monkeypatch.setattr(suite, "score_images", lambda *a, **k: calls.__setitem__("score", calls["score"] + 1) or score(*a, **k))
+    monkeypatch.setattr(suite, "observe_all",
+                        lambda o, x, s, **k: calls.__setitem__("observe", calls["observe"] + len(x)) or observe_all(o, x, s, **k))
+    again, _, _ = run_suite(trained, splits, "pool2", budget=budget, attacks=attacks, device="cpu")
+    assert calls["score"] == 1            # only the feature-free baseline is scored again
+    assert calls["observe"] == 1 + 8      # one image for the feature shape, the scored ones for the baseline
+    assert again.drop(columns=["seconds_fit", "seconds_reconstruct"], errors="ignore").equals(
+        first.drop(columns=["seconds_fit", "seconds_reconstruct"], errors="ignore"))
