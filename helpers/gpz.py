@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import cache
 from .data import Splits
 from .models import SplittableNet
 from .repro import module_device
@@ -87,14 +89,26 @@ def train_smoothing_arms(config: TrainConfig, splits: Splits, alphas, seeds, dev
 
 
 def radius_dynamics(arms: dict, x_stats: torch.Tensor, cuts) -> pd.DataFrame:
-    """One row per (α, seed, epoch, cut): R_c², R_c²/global variance and that epoch's test accuracy."""
-    rows = []
+    """One row per (α, seed, epoch, cut): R_c², R_c²/global variance and that epoch's test accuracy.
+
+    Each arm's rows are cached under its classifier's key, the cuts and a digest of ``x_stats``."""
+    cuts = list(cuts) if cuts is not None else None
+    digest = hashlib.sha256(x_stats.contiguous().numpy().tobytes()).hexdigest()[:16]
+    frames = []
     for (alpha, seed), trained in tqdm(arms.items(), desc="R_c² per epoch", leave=False):
-        for epoch, record in enumerate(trained.history, start=1):
-            for row in radius_profile(trained.model_at_epoch(epoch), x_stats, cuts).itertuples():
-                rows.append({"alpha": alpha, "seed": seed, "epoch": epoch, "cut": row.cut, "radius": row.radius,
-                             "radius_ratio": row.radius_ratio, "test_acc": record["test_acc"]})
-    return pd.DataFrame(rows)
+        def compute():
+            rows = []
+            for epoch, record in enumerate(trained.history, start=1):
+                for row in radius_profile(trained.model_at_epoch(epoch), x_stats, cuts).itertuples():
+                    rows.append({"epoch": epoch, "cut": row.cut, "radius": float(row.radius),
+                                 "radius_ratio": float(row.radius_ratio), "test_acc": float(record["test_acc"])})
+            return {"rows": {k: [r[k] for r in rows] for k in ("epoch", "cut", "radius", "radius_ratio", "test_acc")}}
+
+        key = {"classifier": trained.cache_key, "cuts": cuts, "x_stats": digest}
+        frame = pd.DataFrame(cache.cached("radius_dynamics", key, compute)["rows"])
+        frames.append(frame.assign(alpha=alpha, seed=seed)[["alpha", "seed", "epoch", "cut", "radius",
+                                                              "radius_ratio", "test_acc"]])
+    return pd.concat(frames, ignore_index=True)
 
 
 def r_squared(frame: pd.DataFrame, target: str, predictors: list[str]) -> float:

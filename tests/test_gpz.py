@@ -48,3 +48,17 @@ def test_smoothing_arms_keep_epochs_and_dynamics_rows():
     frame = radius_dynamics(arms, splits.test.x[:32], ["fc1", "logits"])
     assert len(frame) == 2 * 2 * 2 and set(frame.cut) == {"fc1", "logits"}
     assert frame.groupby(["alpha", "epoch"]).test_acc.nunique().max() == 1
+    # the second call loads every arm from the cache: the same rows, no model evaluated
+    import helpers.gpz as gpz
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed a cached profile")
+
+    original, gpz.radius_profile = gpz.radius_profile, refuse
+    try:
+        again = radius_dynamics(arms, splits.test.x[:32], ["fc1", "logits"])
+    finally:
+        gpz.radius_profile = original
+    pd.testing.assert_frame_equal(again, frame)
+    other = radius_dynamics(arms, splits.test.x[:16], ["fc1", "logits"])   # other images: recomputed
+    assert not other.radius.equals(frame.radius)
