@@ -134,8 +134,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     budget = dataclasses.replace(budget, n_eval=min(budget.n_eval, len(splits.test)))
     n_opt = budget.n_optimisation
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
-    # one noise stream for the attacker's queries and one for the scored images; both are computed only
-    # when something is fitted or reconstructed (a warm run loads everything from the cache)
+    # one noise stream for the attacker's queries and one for the scored images; each is computed only
+    # when an attack is fitted, a reconstruction made or a baseline drawn (a cached attack needs neither)
     @functools.cache
     def z_eval() -> torch.Tensor:
         return observe_all(observed, evaluation.x, seed + 1)
@@ -219,7 +219,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
 
     def scores(name: str, x_hat: torch.Tensor) -> dict:
         """Per-image scores of a cached reconstruction, cached beside it (a warm run skips the
-        classifier passes); LPIPS availability is part of the key, so adding the weights rescored."""
+        classifier passes); LPIPS availability is part of the key: adding the weights later rescores."""
         def compute():
             return score_images(x_hat, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)],
                                 classify if score_labels else None)
