@@ -1,7 +1,7 @@
 """The paper-claims table (notebook 08 and the README).
 
-Notebooks 02-07 each write a ``NN_claims.csv`` (claim, paper, ours, verdict). ``collect`` gathers
-them with the paper each speaks to, the scale and revision it was measured at (from
+Notebooks 02 and 04-07 each write a ``NN_claims.csv`` (claim, paper, ours, verdict). ``collect``
+gathers them with the paper each speaks to, the scale and revision it was measured at (from
 ``figures/MANIFEST.yaml``) and a verdict on one three-step scale. ``update_readme`` writes the table
 between two markers in README.md; ``make figures`` calls it after notebook 08.
 """
