@@ -288,13 +288,15 @@ class QueryFreeShadowAttack:
 
     def __init__(self, cloud: nn.Module, make_edge, image_shape, feature_shape, shadow_epochs: int = 5,
                  decoder_epochs: int = 10, decoder_width: int = 64, decoder_depth: int = 1, lr: float = 1e-3,
-                 batch_size: int = 128, seed: int = 0, device: str = "auto"):
+                 batch_size: int = 128, decoder_lr: float = 1e-3, decoder_batch_size: int = 128, seed: int = 0,
+                 device: str = "auto"):
         self.cloud, self.make_edge = cloud, make_edge
         self.image_shape, self.feature_shape = tuple(image_shape), tuple(feature_shape)
         self.shadow_epochs, self.lr, self.batch_size, self.seed = shadow_epochs, lr, batch_size, seed
         self.device = resolve_device(device)
         self.decoder = InverseNetworkAttack(feature_shape, image_shape, width=decoder_width, depth=decoder_depth,
-                                            epochs=decoder_epochs, seed=seed, device=device)
+                                            epochs=decoder_epochs, lr=decoder_lr, batch_size=decoder_batch_size,
+                                            seed=seed, device=device)
         self.shadow: nn.Module | None = None
 
     def config(self) -> dict:

@@ -125,7 +125,12 @@ def test_budget_validation_and_scales():
     assert SuiteBudget(n_eval=50, n_eval_optimisation=100).n_optimisation == 50
     assert SuiteBudget(n_eval=50).n_optimisation == 50
     quick = SuiteBudget.from_scale(get_scale("quick"))
-    assert quick.n_optimisation == 100 and quick.white_box_steps == 200 and quick.hybrid_steps == 66
+    assert quick.n_optimisation == 64 and quick.white_box_steps == 100 and quick.hybrid_steps == 66
+    assert (quick.decoder_lr, quick.decoder_batch_size) == (3e-3, 64)
+    with pytest.raises(ValueError, match="decoder_lr"):
+        SuiteBudget(decoder_lr=0.0)
+    with pytest.raises(ValueError, match="decoder_batch_size"):
+        SuiteBudget(decoder_batch_size=0)
 
 
 def test_reconstruction_cache_tells_classifiers_with_other_training_seeds_apart(setting):
