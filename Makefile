@@ -10,7 +10,7 @@ export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures test checked-outputs unit benchmarks clean
+.PHONY: help env figures test student checked-outputs unit benchmarks clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -29,6 +29,9 @@ figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTE
 test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
 	MIA_SCALE=smoke MIA_FIGURES_DIR=$(CURDIR)/build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=900 -p no:cacheprovider
+
+student: $(STAMP)  ## Generate student/NN_*.ipynb from the exercises of the solution notebooks
+	$(PY) -m helpers.assignments
 
 checked-outputs: $(STAMP)  ## Refresh the stored outputs of cells tagged nbval-check-output
 	$(PY) -m helpers.pipeline --store-checked-outputs $(if $(NOTEBOOKS),--only $(NOTEBOOKS))

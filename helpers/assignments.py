@@ -1,0 +1,230 @@
+"""Student notebooks generated from the solution notebooks (``make student``).
+
+The solution notebooks in ``notebooks/`` mark their exercises with nbgrader's syntax:
+
+* a *solution cell* holds ``### BEGIN SOLUTION`` ... ``### END SOLUTION``; in the student copy
+  the marked lines become ``raise NotImplementedError(...)`` at the same indentation, keeping the
+  comment lines that start with ``# Hint:``;
+* an *autograder cell* (nbgrader metadata ``grade: true``) compares the student's function with
+  reference values (closed forms, hand-computed cases); lines between ``### BEGIN HIDDEN TESTS``
+  and ``### END HIDDEN TESTS`` are kept for grading and removed from the student copy.
+
+Student copies have no outputs and are never edited by hand: ``python -m helpers.assignments``
+writes them to ``student/``; ``--check`` exits non-zero when ``student/`` is out of date;
+``--grade NOTEBOOK...`` scores submitted copies with the reference autograder cells.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .paths import NOTEBOOKS, ROOT
+
+STUDENT = ROOT / "student"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+HINT = re.compile(r"^\s*# Hint:\s*(.*)$")
+# prepended to a student copy's first code cell: its figures go to build/, never over the published ones
+FIGURES_LINE = ('import os; from helpers import paths; os.environ.setdefault("MIA_FIGURES_DIR", '
+                'str(paths.BUILD / "student-figures"))  # student copy: figures/ stays as published')
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: the index of its solution cell and of the autograder cell that checks it."""
+
+    name: str          # the solution cell's nbgrader grade_id
+    solution: int
+    autograder: int
+
+
+def _blocks(lines: list[str], begin: str, end: str, where: str):
+    """Yield (start, stop) line indices of each begin/end pair; unbalanced markers raise."""
+    start = None
+    for i, line in enumerate(lines):
+        marker = line.strip()
+        if marker == begin:
+            if start is not None:
+                raise ValueError(f"{where}: nested {begin!r} at line {i + 1}")
+            start = i
+        elif marker == end:
+            if start is None:
+                raise ValueError(f"{where}: {end!r} without {begin!r} at line {i + 1}")
+            yield start, i
+            start = None
+    if start is not None:
+        raise ValueError(f"{where}: {begin!r} at line {start + 1} is never closed")
+
+
+def is_solution(cell) -> bool:
+    """A code cell with solution markers, or marked as a solution in its nbgrader metadata (student copies)."""
+    marked = any(line.strip() == BEGIN for line in cell.source.splitlines())
+    return cell.cell_type == "code" and (marked or bool(cell.metadata.get("nbgrader", {}).get("solution")))
+
+
+def is_autograder(cell) -> bool:
+    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade"))
+
+
+def strip_solution(source: str, exercise: str, where: str = "cell") -> str:
+    """Replace each solution block by a ``raise NotImplementedError`` that carries its hints."""
+    lines = source.splitlines()
+    out, done = [], 0
+    for start, stop in _blocks(lines, BEGIN, END, where):
+        out += lines[done:start]
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        hints = [m.group(1) for line in lines[start + 1:stop] if (m := HINT.match(line))]
+        out += [f"{indent}# YOUR CODE HERE" + (f". Hint: {hint}" if hint else "") for hint in hints or [""]]
+        out.append(f'{indent}raise NotImplementedError("{exercise}: replace this line with your solution")')
+        done = stop + 1
+    return "\n".join(out + lines[done:])
+
+
+def strip_hidden_tests(source: str, where: str = "cell") -> str:
+    lines = source.splitlines()
+    out, done = [], 0
+    for start, stop in _blocks(lines, BEGIN_HIDDEN, END_HIDDEN, where):
+        out += lines[done:start]
+        done = stop + 1
+    return "\n".join(out + lines[done:]).rstrip()
+
+
+def exercises(nb) -> list[Exercise]:
+    """The exercises of a notebook: each solution cell paired with the next autograder cell."""
+    found, pending = [], None
+    for i, cell in enumerate(nb.cells):
+        if is_solution(cell):
+            if pending is not None:
+                raise ValueError(f"solution cell {pending} has no autograder cell before cell {i}")
+            pending = i
+        elif is_autograder(cell):
+            if pending is None:
+                raise ValueError(f"autograder cell {i} checks no solution cell")
+            name = nb.cells[pending].metadata.get("nbgrader", {}).get("grade_id", f"exercise {len(found) + 1}")
+            found.append(Exercise(name, pending, i))
+            pending = None
+    if pending is not None:
+        raise ValueError(f"solution cell {pending} has no autograder cell")
+    return found
+
+
+def student_version(nb, stem: str):
+    """A student copy of a solution notebook (a new object; ``nb`` is unchanged)."""
+    copy = nbformat.from_dict(nb)
+    names = {e.solution: e.name for e in exercises(copy)}
+    for i, cell in enumerate(copy.cells):
+        where = f"{stem} cell {i}"
+        if i in names:
+            cell.source = strip_solution(cell.source, names[i], where)
+        elif is_autograder(cell):
+            cell.source = strip_hidden_tests(cell.source, where)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        for key in ("execution", "papermill"):
+            cell.metadata.pop(key, None)
+    copy.metadata.pop("papermill", None)
+    copy.cells[0].source += (f"\n\n> **Student copy**, generated by `make student` from `notebooks/{stem}.ipynb`: "
+                             "do not edit it by hand. Complete the functions under **## Exercises**.")
+    first_code = next(cell for cell in copy.cells if cell.cell_type == "code")
+    first_code.source = FIGURES_LINE + "\n" + first_code.source
+    return copy
+
+
+def solution_notebooks() -> list[Path]:
+    """The numbered notebooks that hold at least one exercise."""
+    return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+            if exercises(nbformat.read(p, as_version=4))]
+
+
+def render(path: Path) -> str:
+    """The student notebook for ``path``, as the exact text written to ``student/``."""
+    nb = student_version(nbformat.read(path, as_version=4), path.stem)
+    return nbformat.writes(nb) + "\n"
+
+
+def stale(target: Path = STUDENT) -> list[str]:
+    """Names of student notebooks missing, different from their solutions, or without a solution."""
+    expected = {p.name: render(p) for p in solution_notebooks()}
+    present = {p.name for p in target.glob("*.ipynb")} if target.exists() else set()
+    wrong = [name for name, text in expected.items()
+             if name not in present or (target / name).read_text(encoding="utf-8") != text]
+    return sorted(wrong + list(present - set(expected)))
+
+
+def write(target: Path = STUDENT) -> list[Path]:
+    """Write every student notebook (atomically) and remove those whose solution is gone."""
+    target.mkdir(exist_ok=True)
+    written = []
+    expected = {p.name: render(p) for p in solution_notebooks()}
+    for name, text in expected.items():
+        tmp = target / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target / name)
+        written.append(target / name)
+    for orphan in set(p.name for p in target.glob("*.ipynb")) - set(expected):
+        (target / orphan).unlink()
+    return written
+
+
+@dataclass(frozen=True)
+class Grade:
+    exercise: str
+    passed: bool
+    points: float
+    message: str
+
+
+def grade(submission: Path, solution: Path | None = None) -> list[Grade]:
+    """Grade a student's notebook: each of its solution cells, then the reference autograder cell
+    (hidden tests included) from ``solution`` (default: ``notebooks/`` with the same name).
+
+    Exercise cells are self-contained, so nothing else of the notebook runs. The submitted code is
+    executed in this process: grade untrusted submissions inside a container.
+    """
+    submission = Path(submission)
+    reference = nbformat.read(solution or NOTEBOOKS / submission.name, as_version=4)
+    submitted = nbformat.read(submission, as_version=4)
+    if len(submitted.cells) != len(reference.cells):
+        raise ValueError(f"{submission.name} has {len(submitted.cells)} cells, its solution "
+                         f"{len(reference.cells)}: grade a student copy with its cells in place")
+    grades, namespace = [], {}
+    for exercise in exercises(reference):
+        points = float(reference.cells[exercise.autograder].metadata["nbgrader"].get("points", 1))
+        try:
+            exec(submitted.cells[exercise.solution].source, namespace)
+            exec(reference.cells[exercise.autograder].source, namespace)
+            grades.append(Grade(exercise.name, True, points, "passed"))
+        except Exception as error:  # any failure of the student's code scores zero for that exercise
+            grades.append(Grade(exercise.name, False, 0.0, f"{type(error).__name__}: {error}"))
+    return grades
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report whether student/ is up to date")
+    parser.add_argument("--grade", nargs="+", type=Path, metavar="NOTEBOOK", help="grade submitted student notebooks")
+    args = parser.parse_args(argv)
+    if args.grade:
+        for path in args.grade:
+            for g in grade(path):
+                print(f"{path.name}\t{g.exercise}\t{g.points:g}\t{g.message}")
+        return 0
+    if args.check:
+        wrong = stale()
+        if wrong:
+            print("student/ is out of date; run `make student`:", ", ".join(wrong), file=sys.stderr)
+            return 1
+        print("student/ is up to date")
+        return 0
+    for path in write():
+        print("wrote", path.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
