@@ -66,8 +66,7 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
     rows = []
 
     # inverse network
-    decoder = InverseNetworkAttack(z_eval.shape[1:], x_eval.shape[1:], width=budget.decoder_width,
-                                   depth=budget.decoder_depth, epochs=budget.decoder_epochs, device="cpu")
+    decoder = InverseNetworkAttack(z_eval.shape[1:], x_eval.shape[1:], **budget.decoder_options(), device="cpu")
     start = time.perf_counter()
     decoder.fit(splits.aux.x, z_aux)
     fit = time.perf_counter() - start
@@ -100,6 +99,7 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
     shadow = QueryFreeShadowAttack(cloud, make_edge, x_eval.shape[1:], z_eval.shape[1:],
                                    shadow_epochs=budget.shadow_epochs, decoder_epochs=budget.decoder_epochs,
                                    decoder_width=budget.decoder_width, decoder_depth=budget.decoder_depth,
+                                   decoder_lr=budget.decoder_lr, decoder_batch_size=budget.decoder_batch_size,
                                    device="cpu")
     start = time.perf_counter()
     shadow.fit(splits.aux.x, y_aux=splits.aux.y)
@@ -120,7 +120,8 @@ def section(peak: float) -> list[str]:
     budget = SuiteBudget.from_scale(scale)
     rows = [row for cut in CUTS for row in measure(cut, trained, splits, budget)]
     lines = ["## Attacks at `quick` (mnist5k, VGG-style; `benchmarks/bench_attacks.py`)", "",
-             f"Decoder width {budget.decoder_width}, depth {budget.decoder_depth}, ≤{budget.decoder_epochs} epochs on "
+             f"Decoder width {budget.decoder_width}, depth {budget.decoder_depth}, ≤{budget.decoder_epochs} epochs in batches of "
+             f"{budget.decoder_batch_size} at lr {budget.decoder_lr:g} on "
              f"{len(splits.aux)} auxiliary images; white box {budget.white_box_steps} Adam steps and hybrid "
              f"{budget.hybrid_steps} steps on {budget.n_optimisation} images in one batch. "
              "\"Outside\": share of the attack's time not spent in the model's forward+backward "

@@ -99,6 +99,11 @@ class SuiteBudget:
         if self.n_eval_optimisation is not None and not 1 <= self.n_eval_optimisation:
             raise ValueError(f"n_eval_optimisation must be positive or None, got {self.n_eval_optimisation}")
 
+    def decoder_options(self) -> dict:
+        """Keyword arguments of :class:`InverseNetworkAttack` for this budget's decoder."""
+        return dict(width=self.decoder_width, depth=self.decoder_depth, epochs=self.decoder_epochs,
+                    lr=self.decoder_lr, batch_size=self.decoder_batch_size)
+
     @property
     def n_optimisation(self) -> int:
         return min(self.n_eval, self.n_eval_optimisation or self.n_eval)
@@ -154,9 +159,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     feature_shape = tuple(observe_all(observed, evaluation.x[:1], seed).shape[1:])
 
     def make_decoder():
-        return InverseNetworkAttack(feature_shape, image_shape, width=budget.decoder_width,
-                                    depth=budget.decoder_depth, epochs=budget.decoder_epochs, lr=budget.decoder_lr,
-                                    batch_size=budget.decoder_batch_size, seed=seed, device=device)
+        return InverseNetworkAttack(feature_shape, image_shape, **budget.decoder_options(), seed=seed, device=device)
 
     def make_white_box(steps):
         return WhiteBoxOptimizationAttack(edge, image_shape, steps=steps, lr=budget.white_box_lr,
