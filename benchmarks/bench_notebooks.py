@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from helpers import paths
+from helpers import cache, paths
 from helpers.pipeline import numbered_notebooks, run_notebook
 
 CACHE = paths.BUILD / "bench-cache"
@@ -61,4 +61,21 @@ def section(peak: float) -> list[str]:
     verdicts = [f"{state} {totals[state] / 60:.1f} min vs target {TARGETS[state] / 60:.0f} min: "
                 f"{'met' if totals[state] <= TARGETS[state] and not failed else 'not met'}" for state in TARGETS]
     lines += ["Targets (issue 8): " + "; ".join(verdicts) + ("; some notebooks failed" if failed else "") + ".", ""]
-    return lines
+    return lines + cost_lines(times["cold"])
+
+
+def cost_lines(cold: dict) -> list[str]:
+    """Where the cold pass spent its time: the computation seconds each cache entry recorded, per
+    notebook and kind; "other" is the rest of the notebook's wall time (start-up, uncached work)."""
+    table = cache.cost_table(CACHE)
+    kinds = sorted(table.kind.unique())
+    lines = ["Where the cold time went: seconds of computation recorded in the cache entries each notebook "
+             "created (entries in brackets); other: the rest of its wall time (kernel start, imports, "
+             "uncached work, figures).", "",
+             "| notebook | " + " | ".join(kinds) + " | other |", "|---" * (len(kinds) + 2) + "|"]
+    for name, wall in cold.items():
+        rows = table[table.notebook == name.removesuffix(".ipynb")].set_index("kind")
+        cells = [f"{rows.loc[k, 'seconds']:.0f} ({rows.loc[k, 'count']})" if k in rows.index else "" for k in kinds]
+        other = "" if wall is None else f"{wall - rows.seconds.sum():.0f}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {other} |")
+    return lines + [""]

@@ -5,6 +5,8 @@ Layout: ``<cache_dir>/<kind>/<hash>.pt`` (the payload, saved with ``torch.save``
 file and renamed into place, the JSON last, so an interrupted run leaves either a complete entry or
 none. On load the checksum and the config are verified; a corrupt entry is recomputed with a warning.
 Payloads are loaded with ``weights_only=True``: tensors, numbers, strings, lists and dicts only.
+The sidecar also records what the entry cost: the seconds its computation took and the notebook
+that asked for it (``$MIA_NOTEBOOK``, set by the pipeline); :func:`cost_table` sums them.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +34,17 @@ def config_hash(config: dict) -> str:
     """A stable 16-hex-digit hash of a JSON-serialisable config (key order does not matter)."""
     text = json.dumps({"cache_version": CACHE_VERSION, **config}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    """16 hex digits identifying the values, shapes and dtypes of ``tensors`` (for cache keys of
+    results computed from data)."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _sha256(path: Path) -> str:
@@ -63,12 +77,16 @@ def entry_paths(kind: str, config: dict) -> tuple[Path, Path]:
     return folder / f"{key}.pt", folder / f"{key}.json"
 
 
-def save(kind: str, config: dict, payload: dict) -> Path:
-    """Store ``payload`` under ``config``; returns the payload's path."""
+NOTEBOOK_ENV_VAR = "MIA_NOTEBOOK"
+
+
+def save(kind: str, config: dict, payload: dict, seconds: float | None = None) -> Path:
+    """Store ``payload`` under ``config`` (``seconds``: what computing it took); returns its path."""
     data_path, meta_path = entry_paths(kind, config)
     _atomic_write(data_path, lambda handle: torch.save(payload, handle))
     meta = {"kind": kind, "config": config, "sha256": _sha256(data_path),
-            "cache_version": CACHE_VERSION}
+            "cache_version": CACHE_VERSION, "compute_seconds": seconds,
+            "notebook": os.environ.get(NOTEBOOK_ENV_VAR)}
     text = json.dumps(meta, sort_keys=True, indent=1, default=str)
     _atomic_write(meta_path, lambda handle: handle.write(text), mode="w")
     return data_path
@@ -99,6 +117,23 @@ def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool
         payload = load(kind, config)
         if payload is not None:
             return payload
+    start = time.perf_counter()
     payload = compute()
-    save(kind, config, payload)
+    save(kind, config, payload, seconds=time.perf_counter() - start)
     return payload
+
+
+def cost_table(folder: Path | None = None):
+    """Seconds of computation stored in the cache, summed per (notebook, kind) with entry counts.
+
+    Times are inclusive: an entry computed inside another one's computation counts in both."""
+    import pandas as pd
+
+    rows = []
+    for meta_path in sorted((folder or paths.cache_dir()).glob("*/*.json")):
+        meta = json.loads(meta_path.read_text())
+        rows.append({"notebook": meta.get("notebook") or "?", "kind": meta.get("kind"),
+                     "seconds": meta.get("compute_seconds") or 0.0})
+    frame = pd.DataFrame(rows, columns=["notebook", "kind", "seconds"])
+    return (frame.groupby(["notebook", "kind"]).seconds.agg(["count", "sum"])
+            .rename(columns={"sum": "seconds"}).reset_index())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 
 import numpy as np
 import pandas as pd
@@ -93,7 +92,7 @@ def radius_dynamics(arms: dict, x_stats: torch.Tensor, cuts) -> pd.DataFrame:
 
     Each arm's rows are cached under its classifier's key, the cuts and a digest of ``x_stats``."""
     cuts = list(cuts) if cuts is not None else None
-    digest = hashlib.sha256(x_stats.contiguous().numpy().tobytes()).hexdigest()[:16]
+    digest = cache.tensor_digest(x_stats)
     frames = []
     for (alpha, seed), trained in tqdm(arms.items(), desc="R_c² per epoch", leave=False):
         def compute():

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import manifest, paths
+from . import cache, manifest, paths
 from .config import SCALE_ENV_VAR, SCALES, check_choice
 
 
@@ -61,12 +61,14 @@ def run_notebook(notebook: Path, parameters: dict, folder: Path | None = None) -
     staging.mkdir(parents=True)
     executed.parent.mkdir(parents=True, exist_ok=True)
     os.environ["MIA_FIGURES_DIR"] = str(staging)
+    os.environ[cache.NOTEBOOK_ENV_VAR] = notebook.stem  # cache entries record who computed them
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
                                    kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
     finally:
         os.environ.pop("MIA_FIGURES_DIR", None)
+        os.environ.pop(cache.NOTEBOOK_ENV_VAR, None)
     manifest.publish(staging, notebook, effective, revision, folder)
     return time.perf_counter() - start
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from . import cache
 from .repro import seed_everything
 
 TWO_PI_E = 2 * math.pi * math.e
@@ -372,7 +373,15 @@ def learned_estimator_mse(x_train: torch.Tensor, z_train: torch.Tensor, x_test: 
                           z_test: torch.Tensor, hidden: int = 128, epochs: int = 30, batch_size: int = 256,
                           lr: float = 1e-3, seed: int = 0) -> float:
     """Per-dimension test MSE of an MLP regressor x̂ = g(z) trained with MSE: what a learned
-    inversion attack reaches on a vector source (notebook 01 compares it with the exact MMSE)."""
+    inversion attack reaches on a vector source (notebook 01 compares it with the exact MMSE).
+    Cached under a digest of the data and the settings."""
+    settings = dict(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    key = {"data": cache.tensor_digest(x_train, z_train, x_test, z_test), **settings}
+    return cache.cached("learned_estimator", key,
+                        lambda: {"mse": _fit_learned_estimator(x_train, z_train, x_test, z_test, **settings)})["mse"]
+
+
+def _fit_learned_estimator(x_train, z_train, x_test, z_test, hidden, epochs, batch_size, lr, seed) -> float:
     generator = seed_everything(seed)
     x_train, z_train, x_test, z_test = (t.float() for t in (x_train, z_train, x_test, z_test))
     mean, std = z_train.mean(0), z_train.std(0).clamp_min(1e-6)

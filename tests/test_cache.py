@@ -63,3 +63,29 @@ def test_failed_computation_writes_nothing():
     with pytest.raises(RuntimeError):
         cache.cached("demo", {"k": 4}, lambda: (_ for _ in ()).throw(RuntimeError("boom")))
     assert cache.load("demo", {"k": 4}) is None
+
+
+def test_sidecar_records_the_cost_and_the_notebook(monkeypatch):
+    monkeypatch.setenv(cache.NOTEBOOK_ENV_VAR, "04_demo")
+    clock = iter([10.0, 12.5])  # compute() starts at 10 s and ends at 12.5 s
+    monkeypatch.setattr(cache.time, "perf_counter", lambda: next(clock))
+    cache.cached("demo", {"cost": 1}, lambda: {"w": torch.ones(1)})
+    monkeypatch.delenv(cache.NOTEBOOK_ENV_VAR)
+    cache.save("demo", {"cost": 2}, {"w": torch.ones(1)}, seconds=1.5)
+    cache.save("other", {"cost": 3}, {"w": torch.ones(1)})  # no time known: counts as 0
+    table = cache.cost_table().set_index(["notebook", "kind"])
+    assert table.loc[("04_demo", "demo"), "seconds"] == pytest.approx(2.5)
+    assert table.loc[("?", "demo"), "seconds"] == pytest.approx(1.5)
+    assert table.loc[("?", "other"), "count"] == 1 and table.loc[("?", "other"), "seconds"] == 0
+
+
+def test_tensor_digest_tells_values_shapes_and_dtypes_apart():
+    a = torch.arange(6.0)
+    assert cache.tensor_digest(a) == cache.tensor_digest(a.clone())
+    assert cache.tensor_digest(a) != cache.tensor_digest(a.reshape(2, 3))          # same bytes, other shape
+    assert cache.tensor_digest(a) != cache.tensor_digest(a.double())
+    assert cache.tensor_digest(a, a) != cache.tensor_digest(a)
+    b = a.clone()
+    b[3] += 1e-6
+    assert cache.tensor_digest(a) != cache.tensor_digest(b)
+    assert cache.tensor_digest(a.reshape(2, 3).T) == cache.tensor_digest(a.reshape(2, 3).T.contiguous())

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from helpers.theory import (gaussian_channel, global_variance, gmm_conditional_entropy_bound, golden_partition_zone,
+                            learned_estimator_mse,
                             intra_class_radius, kmeans, log_det_plus_noise, mine_estimate, mixture_channel,
                             mse_lower_bound)
 
@@ -139,3 +140,16 @@ def test_mine_within_15_percent_of_correlated_gaussians():
     assert result.estimate == pytest.approx(truth, rel=0.15)
     independent = mine_estimate(x, torch.randn(n, d, generator=g), epochs=20, seed=0)
     assert abs(independent.estimate) < 0.05
+
+
+def test_learned_estimator_reaches_the_gaussian_mmse_and_is_cached(monkeypatch):
+    from helpers import theory
+
+    channel = gaussian_channel(1.0, 1.0, d=2)  # MMSE = s²σ²/(s²+σ²) = 0.5 per dimension
+    x_train, z_train = channel.sample(4000, seed=0)
+    x_test, z_test = channel.sample(4000, seed=1)
+    mse = learned_estimator_mse(x_train, z_train, x_test, z_test, hidden=32, epochs=10, seed=0)
+    assert channel.mmse == pytest.approx(0.5)
+    assert 0.5 * 0.95 < mse < 0.5 * 1.08          # a learned attack cannot beat the MMSE by more than sampling noise
+    monkeypatch.setattr(theory, "_fit_learned_estimator", lambda *a, **k: pytest.fail("not served from the cache"))
+    assert learned_estimator_mse(x_train, z_train, x_test, z_test, hidden=32, epochs=10, seed=0) == mse
