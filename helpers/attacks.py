@@ -224,33 +224,36 @@ class WhiteBoxOptimizationAttack:
         self.device = resolve_device(device)
 
     def config(self) -> dict:
-        return {"attack": self.name, "steps": self.steps, "lr": self.lr, "tv_weight": self.tv_weight}
+        return {"attack": self.name, "steps": self.steps, "lr": self.lr, "tv_weight": self.tv_weight,
+                "layout": "channels_last"}
 
     def fit(self, x_aux=None, z_aux=None, y_aux=None) -> "WhiteBoxOptimizationAttack":
         return self  # nothing to learn: the attacker holds the edge's weights
 
-    def _optimise(self, z: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-        x = start.clone().to(self.device).requires_grad_(True)
+    def _optimise(self, edge: nn.Module, z: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        x = _channels_last(start.clone().to(self.device)).requires_grad_(True)
         z = z.to(self.device)
         optimizer = torch.optim.Adam([x], lr=self.lr, amsgrad=True)
         for _ in range(self.steps):
-            loss = ((self.edge(x) - z) ** 2).flatten(1).mean(1) + self.tv_weight * total_variation(x)
+            loss = ((edge(x) - z) ** 2).flatten(1).mean(1) + self.tv_weight * total_variation(x)
             (grad,) = torch.autograd.grad(loss.sum(), x)
             optimizer.zero_grad(set_to_none=True)
             x.grad = grad
             optimizer.step()
             with torch.no_grad():
                 x.clamp_(0, 1)
-        return x.detach().cpu()
+        return x.detach().cpu().contiguous()
 
     def reconstruct(self, z: torch.Tensor, init: torch.Tensor | None = None) -> torch.Tensor:
         """x̂ for features ``z``; ``init`` (N × image_shape) replaces the constant 0.5 start."""
-        self.edge.eval()
         if init is None:
             init = torch.full((len(z), *self.image_shape), 0.5)
         if init.shape != (len(z), *self.image_shape):
             raise ValueError(f"init must have shape {(len(z), *self.image_shape)}, got {tuple(init.shape)}")
-        parts = [self._optimise(z[i:i + self.batch_size], init[i:i + self.batch_size])
+        # a channels_last copy (1.3-1.8x faster on the CPU); the deployed edge keeps its layout, so
+        # features computed elsewhere do not depend on whether this attack ran first
+        edge = _channels_last(copy.deepcopy(self.edge).eval())
+        parts = [self._optimise(edge, z[i:i + self.batch_size], init[i:i + self.batch_size])
                  for i in tqdm(range(0, len(z), self.batch_size), desc="white-box attack", leave=False)]
         return torch.cat(parts)
 
@@ -301,32 +304,29 @@ class QueryFreeShadowAttack:
 
     def config(self) -> dict:
         return {"attack": self.name, "shadow_epochs": self.shadow_epochs, "lr": self.lr,
-                "batch_size": self.batch_size, "seed": self.seed, "decoder": self.decoder.config()}
+                "batch_size": self.batch_size, "seed": self.seed, "decoder": self.decoder.config(),
+                "layout": "channels_last"}
 
     def fit(self, x_aux, z_aux=None, y_aux=None) -> "QueryFreeShadowAttack":
         if y_aux is None:
             raise ValueError("the query-free attack needs the auxiliary labels y_aux")
         generator = seed_everything(self.seed)
-        shadow = self.make_edge().to(self.device)
-        cloud_state = [p.requires_grad for p in self.cloud.parameters()]
-        self.cloud.eval().requires_grad_(False)
+        shadow = _channels_last(self.make_edge().to(self.device))
+        # a frozen channels_last copy of the cloud: the deployed cloud is left as it is
+        cloud = _channels_last(copy.deepcopy(self.cloud).eval().requires_grad_(False))
         optimizer = torch.optim.Adam(shadow.parameters(), lr=self.lr)
-        try:
-            for _ in tqdm(range(self.shadow_epochs), desc="train shadow edge", leave=False):
-                shadow.train()
-                order = torch.randperm(len(x_aux), generator=generator)
-                for start in range(0, len(order), self.batch_size):
-                    batch = order[start:start + self.batch_size]
-                    if len(batch) < 2:
-                        continue
-                    logits = self.cloud(shadow(x_aux[batch].to(self.device)))
-                    loss = F.cross_entropy(logits, y_aux[batch].to(self.device))
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-        finally:
-            for p, flag in zip(self.cloud.parameters(), cloud_state):
-                p.requires_grad_(flag)
+        for _ in tqdm(range(self.shadow_epochs), desc="train shadow edge", leave=False):
+            shadow.train()
+            order = torch.randperm(len(x_aux), generator=generator)
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                if len(batch) < 2:
+                    continue
+                logits = cloud(shadow(_channels_last(x_aux[batch].to(self.device))))
+                loss = F.cross_entropy(logits, y_aux[batch].to(self.device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
         self.shadow = shadow.eval()
         self.decoder.fit(x_aux, edge_features(self.shadow, x_aux))
         return self

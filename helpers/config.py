@@ -46,7 +46,8 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale("smoke", n_train=512, n_test=256, n_aux=256, epochs=1, batch_size=128,
                    lr=1e-3, decoder_epochs=1, n_eval=64, n_stats=128),
     # the default: the papers' phenomena visible on a 2-core CPU (../shared/docs/calibration.md)
-    "quick": Scale("quick", n_train=2500, n_test=1000, n_aux=1500, epochs=6, batch_size=128,
+    # (4 classifier epochs: the VGG-style model reaches the 6-epoch accuracy, 0.974 vs 0.972)
+    "quick": Scale("quick", n_train=2500, n_test=1000, n_aux=1500, epochs=4, batch_size=128,
                    lr=1e-3, decoder_epochs=6, n_eval=500, n_stats=500),
     # the papers' order of magnitude: meant for a GPU and the full datasets
     "paper": Scale("paper", n_train=50000, n_test=10000, n_aux=10000, epochs=50, batch_size=128,

@@ -127,7 +127,8 @@ def test_budget_validation_and_scales():
     quick = SuiteBudget.from_scale(get_scale("quick"))
     assert quick.n_optimisation == 64 and quick.white_box_steps == 100 and quick.hybrid_steps == 66
     assert (quick.decoder_lr, quick.decoder_batch_size) == (3e-3, 64)
-    assert quick.decoder_options() == dict(width=64, depth=0, epochs=6, lr=3e-3, batch_size=64)
+    assert quick.decoder_options() == dict(width=32, depth=0, epochs=6, lr=3e-3, batch_size=64)
+    assert quick.shadow_epochs == 3 and SuiteBudget.from_scale(get_scale("paper")).shadow_epochs == 25
     with pytest.raises(ValueError, match="decoder_lr"):
         SuiteBudget(decoder_lr=0.0)
     with pytest.raises(ValueError, match="decoder_batch_size"):
