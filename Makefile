@@ -39,7 +39,7 @@ checked-outputs: $(STAMP)  ## Refresh the stored outputs of cells tagged nbval-c
 unit: $(STAMP)  ## Unit tests only
 	$(PY) -m pytest tests -p no:cacheprovider
 
-benchmarks: $(STAMP)  ## Speed benchmarks in one run (BENCH="training attacks defenses notebooks"; notebooks: ~1 h); writes benchmarks/RESULTS.md
+benchmarks: $(STAMP)  ## Speed benchmarks in one run (BENCH="training attacks defenses notebooks"; notebooks: ~25 min); writes benchmarks/RESULTS.md
 	$(PY) -m benchmarks.run $(BENCH)
 
 clean:  ## Remove executed notebooks and caches (keeps .venv and figures/)

@@ -1,10 +1,11 @@
 """Wall time of every notebook at ``quick``, cold (empty cache) and warm (everything cached).
 
-Run through ``benchmarks/run.py`` (``make benchmarks BENCH=notebooks``; about an hour on a 2-core
-CPU). It runs the same papermill pipeline as ``make figures`` twice, against a fresh cache in
+Run through ``benchmarks/run.py`` (``make benchmarks BENCH=notebooks``; about 25 minutes on a
+2-core CPU). It runs the same papermill pipeline as ``make figures`` twice, against a fresh cache in
 ``build/bench-cache`` and with figures staged to ``build/bench-figures``, so ``figures/`` and
 ``data/cache`` are untouched. Afterwards ``MIA_CACHE_DIR=build/bench-cache make figures`` is warm.
-Targets (issue 8): the whole run under 25 minutes cold and under 3 minutes warm.
+Targets (issue 8): the whole run under 25 minutes cold and under 3 minutes warm. The section
+also splits each notebook's cold time by the kind of cached result it computed.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from benchmarks.bench_training import matmul_peak
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTIONS = {"training": bench_training.section, "attacks": bench_attacks.section, "defenses": bench_defenses.section,
-            "notebooks": bench_notebooks.section}  # notebooks: about an hour (every notebook cold, then warm)
+            "notebooks": bench_notebooks.section}  # notebooks: about 25 minutes (every notebook cold, then warm)
 
 
 def main(names: list[str]) -> None:
