@@ -102,6 +102,29 @@ def test_query_free_attack_never_queries_the_edge(digits):
         attack.fit(x_aux)
 
 
+def test_attacks_leave_the_deployed_model_as_it_was(digits):
+    """White box and shadow training run on channels_last copies: the deployed edge and cloud keep
+    their memory layout, training mode and requires_grad flags, so features computed after an
+    attack are bitwise those computed before it."""
+    from helpers.models import build_model, split
+
+    x_aux, x_test = digits
+    edge, cloud = split(build_model("vgg", width=4).train(), "pool1")
+    layout = lambda m: [p.is_contiguous() for p in m.parameters()]  # noqa: E731
+    before = {"edge": (layout(edge), edge.training), "cloud": (layout(cloud), cloud.training,
+                                                              [p.requires_grad for p in cloud.parameters()])}
+    z_before = edge.eval()(x_test[:8]).detach()
+    edge.train()
+    attacks.WhiteBoxOptimizationAttack(edge, (1, 28, 28), steps=2, device="cpu").reconstruct(z_before)
+    attacks.QueryFreeShadowAttack(cloud, lambda: split(build_model("vgg", width=4), "pool1")[0], (1, 28, 28),
+                                  (4, 14, 14), shadow_epochs=1, decoder_epochs=1, device="cpu").fit(
+        x_aux[:64], None, torch.arange(64) % 10)
+    assert (layout(edge), edge.training) == before["edge"]
+    assert (layout(cloud), cloud.training, [p.requires_grad for p in cloud.parameters()]) == before["cloud"]
+    assert all(p.requires_grad for p in cloud.parameters())
+    assert torch.equal(edge.eval()(x_test[:8]), z_before)
+
+
 def test_evaluate_builds_a_tidy_table(digits):
     _, x_test = digits
     x = x_test[:5]

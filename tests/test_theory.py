@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from helpers.theory import (gaussian_channel, global_variance, gmm_conditional_entropy_bound, golden_partition_zone,
-                            learned_estimator_mse,
-                            intra_class_radius, kmeans, log_det_plus_noise, mine_estimate, mixture_channel,
-                            mse_lower_bound)
+                            intra_class_radius, kmeans, learned_estimator_mse, log_det_plus_noise, mine_estimate,
+                            mixture_channel, mse_lower_bound)
 
 
 def test_bound_is_tight_for_the_gaussian_channel():
