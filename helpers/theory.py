@@ -8,7 +8,8 @@ Entropies are in nats. Conventions:
   averaged over the classes present; ``global_variance`` is the same with one class, so
   R_c²/global variance is scale-free and lies in [0, 1].
 * ``gmm_conditional_entropy_bound``: CEM's Gaussian-mixture bound for z = ẑ + N(0, σ²I):
-  H(x|z) ≥ H(x) − H(π) − ½ Σ_k π_k log(|Σ_k + σ²I| / σ^{2m}).
+  H(x|z) ≥ H(x) − H(π) − ½ Σ_k π_k log(|Σ_k + σ²I| / σ^{2m}) for the population mixture; the
+  value from samples is a plug-in estimate of it (biased low with few samples per component).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import cache
+from .config import check_choice
 from .repro import seed_everything
 
 TWO_PI_E = 2 * math.pi * math.e
@@ -195,13 +197,49 @@ def gaussian_entropy_upper(x: torch.Tensor, levels: int | None = 256) -> float:
     return 0.5 * (len(covariance) * math.log(TWO_PI_E) + float(torch.linalg.slogdet(covariance)[1]))
 
 
+COVARIANCES = ("ml", "shrinkage")
+
+
+def ledoit_wolf_intensity(points: torch.Tensor) -> tuple[float, float]:
+    """(ρ, μ) of the Ledoit-Wolf shrinkage (1 − ρ)·S + ρ·μI of the ML covariance S of ``points`` (n × m).
+
+    μ = tr(S)/m; ρ = min(b², d²)/d² with d² = ||S − μI||² and b² = (1/n²) Σ_i ||x_i x_iᵀ − S||²
+    (x_i centred, ||A||² = tr(AAᵀ)/m). All from the n × n Gram matrix G: ||S||²_F = ||G||²_F/n²
+    and Σ_i ||x_i x_iᵀ − S||²_F = Σ_i G_ii² − ||G||²_F/n, so m may be large.
+    """
+    x = points.double() - points.double().mean(0)
+    n, m = x.shape
+    gram = x @ x.T
+    mu = float(gram.trace()) / (n * m)
+    gram_sq = float((gram ** 2).sum())
+    d2 = gram_sq / (n ** 2 * m) - mu ** 2
+    b2 = (float((gram.diagonal() ** 2).sum()) - gram_sq / n) / (n ** 2 * m)
+    return (1.0 if d2 <= 0 else min(b2, d2) / d2), mu
+
+
+def log_det_plus_noise_shrunk(points: torch.Tensor, noise_var: float) -> float:
+    """log|Σ + σ²I| − m·log σ² for the Ledoit-Wolf covariance Σ of ``points`` (n × m).
+
+    Σ's eigenvalues are (1 − ρ)λ_i + ρμ, λ_i those of the ML covariance: the nonzero ones are the
+    Gram matrix's over n, the other m − n are 0.
+    """
+    rho, mu = ledoit_wolf_intensity(points)
+    x = points.double() - points.double().mean(0)
+    n, m = x.shape
+    small = x @ x.T if n <= m else x.T @ x
+    eigen = torch.linalg.eigvalsh(small / n).clamp_min(0)
+    floor = rho * mu + noise_var
+    return (float(torch.log((1 - rho) * eigen + floor).sum()) + (m - len(eigen)) * math.log(floor)
+            - m * math.log(noise_var))
+
+
 @dataclass(frozen=True)
 class MixtureBound:
-    redundancy: float          # H(π) + ½ Σ π_k log(|Σ_k + σ²I|/σ^{2m}): an upper bound on I(x; z)
-    label_entropy: float       # H(π) over (class, component)
-    log_det_term: float        # ½ Σ π_k log(|Σ_k + σ²I|/σ^{2m})
-    dim: int                   # m, the feature dimension
-    bound: float | None = None  # H(x) − redundancy, when H(x) is given
+    redundancy_estimate: float  # plug-in H(π) + ½ Σ π_k log(|Σ̂_k + σ²I|/σ^{2m}): estimates R ≥ I(x; z)
+    label_entropy: float        # H(π) over (class, component)
+    log_det_term: float         # ½ Σ π_k log(|Σ̂_k + σ²I|/σ^{2m}), Σ̂_k the fitted covariances
+    dim: int                    # m, the feature dimension
+    bound: float | None = None  # H(x) − redundancy_estimate, when H(x) is given (an estimate of the bound)
 
     def mse_lower_bound(self, d: int) -> float:
         if self.bound is None:
@@ -210,16 +248,22 @@ class MixtureBound:
 
 
 def gmm_conditional_entropy_bound(z: torch.Tensor, labels: torch.Tensor, sigma: float, k: int = 1,
-                                  h_x: float | None = None, seed: int = 0) -> MixtureBound:
-    """CEM's bound on H(x|z) for z = ẑ + N(0, σ²I), ẑ = the clean features ``z`` (N × ...).
+                                  h_x: float | None = None, seed: int = 0, covariance: str = "ml") -> MixtureBound:
+    """CEM's bound on H(x|z) for z = ẑ + N(0, σ²I), ẑ = the clean features ``z`` (N × ...), by plug-in.
 
     Per class, a k-component mixture is fitted by k-means (π_ck: the share of all samples in
-    component k of class c, Σ_ck: the ML covariance of its members). The redundancy
-    H(π) + ½ Σ π_ck log(|Σ_ck + σ²I|/σ^{2m}) bounds h(z) − h(z|x) = I(x;z) from above, so
-    H(x|z) ≥ H(x) − redundancy. Larger redundancy: less uncertainty left, an easier attack.
+    component k of class c, Σ_ck: the covariance of its members, ML or Ledoit-Wolf shrinkage).
+    For the population mixture, the redundancy R = H(π) + ½ Σ π_ck log(|Σ_ck + σ²I|/σ^{2m}) bounds
+    I(x;z) from above, so H(x|z) ≥ H(x) − R. Computed from samples it is an ESTIMATE of R, not a
+    bound: with few samples per cluster (n < m) the ML log-det is far below its population value
+    (:func:`plugin_redundancy_bias`), so the estimate is biased low; shrinkage reduces that bias
+    (and may overshoot a little on a steep spectrum).
+    Larger redundancy: less uncertainty left, an easier attack.
     """
     if sigma <= 0:
         raise ValueError(f"sigma must be positive (the bound is vacuous without noise), got {sigma}")
+    log_det = log_det_plus_noise if check_choice("covariance", covariance, COVARIANCES) == "ml" \
+        else log_det_plus_noise_shrunk
     z = z.flatten(1).double()
     if len(labels) != len(z):
         raise ValueError(f"{len(z)} feature vectors but {len(labels)} labels")
@@ -230,13 +274,38 @@ def gmm_conditional_entropy_bound(z: torch.Tensor, labels: torch.Tensor, sigma: 
         for j in assign.unique():
             part = members[assign == j]
             weights.append(len(part) / len(z))
-            log_dets.append(log_det_plus_noise(part, sigma ** 2))
+            log_dets.append(log_det(part, sigma ** 2))
     w = torch.tensor(weights, dtype=torch.float64)
     label_entropy = float(-(w * w.log()).sum())
     log_det_term = 0.5 * float((w * torch.tensor(log_dets, dtype=torch.float64)).sum())
     redundancy = label_entropy + log_det_term
     return MixtureBound(redundancy, label_entropy, log_det_term, z.shape[1],
                         None if h_x is None else h_x - redundancy)
+
+
+@dataclass(frozen=True)
+class PluginBias:
+    population: float  # ½ Σ log(1 + λ_i/σ²): one Gaussian cluster's redundancy
+    ml: float          # mean plug-in value with the ML covariance
+    shrinkage: float   # mean plug-in value with the Ledoit-Wolf covariance
+    dim: int
+    n: int
+
+
+def plugin_redundancy_bias(dim: int, n: int, sigma: float, spectrum=1.0, repeats: int = 5,
+                           seed: int = 0) -> PluginBias:
+    """One Gaussian cluster N(0, diag(spectrum)) in ``dim`` dimensions, ``n`` samples: its redundancy
+    ½·log(|Σ + σ²I|/σ^{2m}) (closed form) against the ML and shrinkage plug-ins, averaged over
+    ``repeats`` draws. ``spectrum``: a variance for every dimension, or one per dimension."""
+    if sigma <= 0 or n < 2 or dim < 1:
+        raise ValueError(f"need sigma > 0, n ≥ 2 and dim ≥ 1, got {sigma}, {n}, {dim}")
+    variances = torch.as_tensor(spectrum, dtype=torch.float64).expand(dim)
+    population = 0.5 * float(torch.log1p(variances / sigma ** 2).sum())
+    generator = torch.Generator().manual_seed(seed)
+    draws = [torch.randn(n, dim, generator=generator, dtype=torch.float64) * variances.sqrt() for _ in range(repeats)]
+    ml = sum(0.5 * log_det_plus_noise(x, sigma ** 2) for x in draws) / repeats
+    shrunk = sum(0.5 * log_det_plus_noise_shrunk(x, sigma ** 2) for x in draws) / repeats
+    return PluginBias(population, ml, shrunk, dim, n)
 
 
 # ---------------------------------------------------------------- GPZ: intra-class radius
@@ -275,24 +344,30 @@ class PartitionZone:
         return self.start == self.end
 
 
-def golden_partition_zone(cuts: list, radii: list, threshold: float = 0.2) -> PartitionZone:
+DROP_READINGS = ("signed", "absolute")
+
+
+def golden_partition_zone(cuts: list, radii: list, threshold: float = 0.2, drops: str = "signed") -> PartitionZone:
     """GPZ's rule on R² at consecutive candidate cuts.
 
     Relative drops ρ_ℓ = (R²_{ℓ−1} − R²_ℓ)/R²_{ℓ−1}. The cut after the largest drop is the answer
     when every drop strictly between the largest and the second-largest is below ``threshold``;
     otherwise the two cuts after those drops delimit a zone. (Our reading of the GPZ code's
     description; drops between adjacent cuts are vacuously small, giving a single cut.)
+    ``drops="signed"`` ranks and thresholds ρ_ℓ; ``"absolute"`` uses |ρ_ℓ| as GPZ's official code
+    does, so a large relative rise of R² counts as a drop too. The returned drops stay signed.
     """
     if len(cuts) != len(radii) or len(cuts) < 3:
         raise ValueError("golden_partition_zone needs at least 3 cuts and one radius per cut")
     if min(radii) <= 0 or threshold < 0:
         raise ValueError("radii must be positive and threshold non-negative")
-    drops = [(radii[i - 1] - radii[i]) / radii[i - 1] for i in range(1, len(radii))]
-    ranked = sorted(range(len(drops)), key=lambda i: drops[i], reverse=True)
+    signed = [(radii[i - 1] - radii[i]) / radii[i - 1] for i in range(1, len(radii))]
+    size = [abs(d) for d in signed] if check_choice("drops", drops, DROP_READINGS) == "absolute" else signed
+    ranked = sorted(range(len(size)), key=lambda i: size[i], reverse=True)
     first, second = ranked[0], ranked[1]
     low, high = sorted((first, second))
-    named = {cuts[i + 1]: d for i, d in enumerate(drops)}
-    if all(drops[i] < threshold for i in range(low + 1, high)):
+    named = {cuts[i + 1]: d for i, d in enumerate(signed)}
+    if all(size[i] < threshold for i in range(low + 1, high)):
         return PartitionZone(cuts[first + 1], cuts[first + 1], named)
     return PartitionZone(cuts[low + 1], cuts[high + 1], named)
 

@@ -163,3 +163,77 @@ def test_cem_loss_matches_a_per_cluster_loop_with_several_clusters():
             totals.append(total)
         expected = torch.stack(totals).mean()
         assert cem_loss(z, labels, mixture, 0.5, variant=variant).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def _recorded(mixture, num_samples, variances):
+    """The hand-made mixture as if fitted on ``num_samples`` samples with these stored variances."""
+    import dataclasses
+
+    return dataclasses.replace(mixture, variances=torch.tensor(variances), num_samples=num_samples)
+
+
+def test_cem_variance_blend_value_and_gradient_by_hand():
+    z, labels, mixture = _two_class_case()
+    # N = 80, 2 classes, π = 1: expected cluster size 40, 2 batch samples each: v = 10·2/40 = 0.5
+    v, threshold = 0.5, math.log(0.125 + 0.01)
+    batch_var = torch.tensor([0.5, 2.0])                 # s² of class 0 and 1 (see _two_class_case)
+    stored = torch.tensor([1.0, 1.0])
+    blended = v * batch_var + (1 - v) * stored             # 0.75 and 1.5
+    loss = cem_loss(z, labels, _recorded(mixture, 80, [[1.0], [1.0]]), sigma=1.0)
+    expected = ((math.log(0.75 + 0.01) - threshold) + (math.log(1.5 + 0.01) - threshold)) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # d s²/dz_i = 2·dev_i/(n·D) = dev_i/2 (centroid fixed); each class weighs 1/2 in the mean
+    loss.backward()
+    deviation = z.detach() - torch.tensor([[1.0, 0.0], [5.0, 7.0], [1.0, 0.0], [5.0, 7.0]])
+    per_class = (0.5 * v / (blended + 0.01))[labels]
+    assert torch.allclose(z.grad, per_class[:, None] * deviation / 2, rtol=1e-5)
+
+
+def test_cem_variance_blend_scales_the_gradient_by_v_exactly():
+    # stored variances equal to the batch's: same loss value, gradient exactly v times the batch-only one
+    for num_samples, v in ((80, 0.5), (400, 0.1), (8, 0.99)):  # v = min(10·2/(N/2), 0.99)
+        grads, values = {}, {}
+        for variance in ("blend", "batch"):
+            z, labels, mixture = _two_class_case()
+            loss = cem_loss(z, labels, _recorded(mixture, num_samples, [[0.5], [2.0]]), 1.0, variance=variance)
+            loss.backward()
+            grads[variance], values[variance] = z.grad, loss.item()
+        assert values["blend"] == pytest.approx(values["batch"], rel=1e-6)
+        assert torch.allclose(grads["blend"], v * grads["batch"], rtol=1e-5)
+    with pytest.raises(ValueError):
+        cem_loss(z, labels, mixture, 1.0, variance="stored")
+
+
+def test_cem_variance_blend_diagonal_uses_per_dimension_stored_variances():
+    import dataclasses
+
+    z, labels, mixture = _two_class_case()
+    # per-dimension batch variances: class 0 (1, 0), class 1 (0, 4); stored (3, 2) and (2, 0); v = 0.5
+    recorded = dataclasses.replace(mixture, num_samples=80, dim_variances=torch.tensor([[[3.0, 2.0]], [[2.0, 0.0]]]))
+    threshold = math.log(0.125 + 0.01)
+    hinge = lambda values: sum(max(math.log(x + 0.01) - threshold, 0.0) for x in values) / 2  # noqa: E731
+    expected = (hinge([2.0, 1.0]) + hinge([1.0, 2.0])) / 2
+    assert cem_loss(z, labels, recorded, 1.0, variant="diagonal").item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_class_mixture_fit_records_what_the_blend_needs():
+    z = torch.tensor([[0.0, 0.0], [2.0, 4.0], [10.0, 10.0], [10.0, 12.0], [11.0, 11.0]])
+    labels = torch.tensor([0, 0, 1, 1, 1])
+    mixture = fit_class_mixture(z, labels, num_classes=2, k=1)
+    assert mixture.num_samples == 5
+    # class 0 around (1, 2): per-dim (1, 4); class 1 around (31/3, 11): per-dim (2/9, 2/3)
+    assert torch.allclose(mixture.dim_variances[:, 0], torch.tensor([[1.0, 4.0], [2 / 9, 2 / 3]]))
+    assert torch.allclose(mixture.variances[:, 0], torch.tensor([2.5, 4 / 9]))
+
+
+def test_cem_default_is_the_blend_and_enters_the_config():
+    from helpers.defense_eval import label
+    from helpers.defenses import CEM, from_config
+
+    cem = CEM({"defense": "noise", "sigma": 0.5})
+    assert cem.variance == "blend" and cem.params()["variance"] == "blend"
+    batch = CEM({"defense": "noise", "sigma": 0.5}, variance="batch")
+    assert from_config(batch.config()).variance == "batch" and batch.config() != cem.config()
+    assert label(batch) == "cem base=[noise sigma=0.5] sigma=0.5 variance=batch"
+    with pytest.raises(ValueError):
+        CEM({"defense": "noise", "sigma": 0.5}, variance="stored")

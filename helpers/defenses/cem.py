@@ -7,11 +7,21 @@ The paper's code minimises, for the classes c in a batch and their clusters k,
 
     L_C = mean_c Σ_k π_ck · ReLU(log(σ̂²_ck + γ₀) − log(τσ² + γ₀)),   τ = 0.125, γ₀ = 0.01,
 
-σ̂²_ck the mean squared deviation of the batch's class-c samples nearest to centroid μ_ck: once a
-cluster's spread is below τσ² there is nothing more to gain. Unlike the public code, the mixture's
-parameters here are indexed by class id (its code used class 0's weights for every class), empty
-clusters get weight 0 explicitly, and the variant used ("isotropic": the paper's scalar variance;
-"diagonal": per dimension; "logdet": (1/D)·log|Σ̂ + γ₀I|) is part of every result's config.
+where σ̂²_ck blends the batch with the epoch's mixture fit (``variance="blend"``, the default, as
+in the paper's code):
+
+    σ̂²_ck = v·s²_ck + (1 − v)·σ²_ck,stored,   v = min(10·n_ck / (π_ck·N/K_cls), 0.99),
+
+s²_ck the mean squared deviation of the batch's n_ck class-c samples nearest to centroid μ_ck,
+σ²_ck,stored the variance of the fit (no gradient), N the number of samples the mixture was fitted
+on and K_cls its number of classes with samples (π_ck·N/K_cls: the cluster's expected size). The value is
+s²_ck's in expectation but the gradient is about v times smaller, so λ means what it means in the
+paper; ``variance="batch"`` uses s²_ck alone (v = 1). Once a cluster's spread is below τσ² there
+is nothing more to gain. Unlike the public code, the mixture's parameters here are indexed by class
+id (its code used class 0's weights for every class), empty clusters get weight 0 explicitly, and
+the variant used ("isotropic": the paper's scalar variance; "diagonal": per dimension, blended with
+the stored per-dimension variance; "logdet": (1/D)·log|Σ̂ + γ₀I|, always batch-only) is part of
+every result's config.
 """
 from __future__ import annotations
 
@@ -28,6 +38,8 @@ from .base import Defense
 
 VARIANTS = ("isotropic", "diagonal", "logdet")
 FIT_ON = ("training_pass", "eval_pass")
+VARIANCES = ("blend", "batch")
+BLEND_SCALE, BLEND_CAP = 10.0, 0.99  # the paper's code: v = min(10·n_batch/expected size, 0.99)
 
 
 @dataclass
@@ -35,11 +47,15 @@ class ClassMixture:
     """Per-class hard-assignment mixtures: C × K centroids (flattened features), weights and variances.
 
     ``weights[c, k]`` is the share of class c's samples in cluster k; 0 marks a cluster that does not
-    exist (a class with fewer than K samples, or none) and such clusters are never used."""
+    exist (a class with fewer than K samples, or none) and such clusters are never used.
+    ``num_samples`` and ``dim_variances`` are what :func:`cem_loss`'s variance blend needs; a mixture
+    built without them (by hand) is used with the batch variance alone."""
 
     centroids: torch.Tensor   # C × K × D
     weights: torch.Tensor     # C × K, rows sum to 1 (or 0 for an absent class)
     variances: torch.Tensor   # C × K, mean squared deviation over members and dimensions
+    num_samples: int | None = None            # N, the samples the mixture was fitted on
+    dim_variances: torch.Tensor | None = None  # C × K × D, mean squared deviation per dimension
 
 
 def fit_class_mixture(z: torch.Tensor, labels: torch.Tensor, num_classes: int, k: int,
@@ -50,7 +66,7 @@ def fit_class_mixture(z: torch.Tensor, labels: torch.Tensor, num_classes: int, k
     flat = z.detach().flatten(1).float().cpu()
     labels = labels.cpu()
     centroids = torch.full((num_classes, k, flat.shape[1]), float("nan"))
-    weights, variances = torch.zeros(num_classes, k), torch.zeros(num_classes, k)
+    weights, dim_variances = torch.zeros(num_classes, k), torch.zeros(num_classes, k, flat.shape[1])
     for c in range(num_classes):
         members = flat[labels == c]
         if len(members) == 0:
@@ -63,8 +79,8 @@ def fit_class_mixture(z: torch.Tensor, labels: torch.Tensor, num_classes: int, k
             if len(cluster) == 0:  # emptied by the last reassignment: weight 0, never used
                 continue
             centroids[c, j], weights[c, j] = found[j], len(cluster) / len(members)
-            variances[c, j] = ((cluster - found[j]) ** 2).mean()
-    return ClassMixture(centroids, weights, variances)
+            dim_variances[c, j] = ((cluster - found[j]) ** 2).mean(0)
+    return ClassMixture(centroids, weights, dim_variances.mean(2), len(flat), dim_variances)
 
 
 def _log_det_spread(deviation: torch.Tensor, gamma0: float) -> torch.Tensor:
@@ -86,18 +102,34 @@ def _assign(flat: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture):
     return distance.argmin(1), (weights > 0).any(1)
 
 
+def _blend(batch: torch.Tensor, counts: torch.Tensor, present: torch.Tensor, mixture: ClassMixture,
+           variant: str) -> torch.Tensor:
+    """v·batch + (1 − v)·stored for the present clusters (rows of ``batch``, module docstring); the
+    batch variance alone when the mixture lacks the fit's record (N, per-dimension variances)."""
+    stored = mixture.dim_variances if variant == "diagonal" else mixture.variances[..., None]
+    if mixture.num_samples is None or stored is None:
+        return batch
+    stored = stored.to(batch).flatten(0, 1)[present]
+    classes = int((mixture.weights.sum(1) > 0).sum())
+    expected_size = mixture.weights.to(batch).flatten()[present] * mixture.num_samples / classes
+    v = (BLEND_SCALE * counts / expected_size).clamp(max=BLEND_CAP)[:, None]
+    return v * batch + (1 - v) * stored
+
+
 def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma: float, tau: float = 0.125,
-             gamma0: float = 0.01, variant: str = "isotropic") -> torch.Tensor:
+             gamma0: float = 0.01, variant: str = "isotropic", variance: str = "blend") -> torch.Tensor:
     """CEM's L_C on a batch of clean features z (N × ...) with labels (N): see the module docstring.
 
     Each sample is assigned to the nearest centroid of its own class; σ̂² is its cluster's mean
-    squared deviation from that centroid in this batch (the paper blends it with the epoch's stored
-    variance, which carries no gradient). The hinge threshold τσ² needs noise σ > 0. The isotropic
-    and diagonal variants are computed for all clusters at once (scatter sums over cluster ids).
+    squared deviation from that centroid in this batch, blended with the mixture's stored variance
+    (``variance="blend"``) or alone (``"batch"``; always for the logdet variant). The hinge
+    threshold τσ² needs noise σ > 0. The isotropic and diagonal variants are computed for all
+    clusters at once (scatter sums over cluster ids).
     """
     check_range("sigma", sigma, 0.0, low_inclusive=False)
     check_range("tau", tau, 0.0, low_inclusive=False)
     check_choice("variant", variant, VARIANTS)
+    check_choice("variance", variance, VARIANCES)
     if z.dim() < 2 or labels.shape != (len(z),):
         raise ValueError(f"need z of shape N × ... and N labels, got {tuple(z.shape)} and {tuple(labels.shape)}")
     flat = z.flatten(1)
@@ -117,8 +149,10 @@ def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma
     else:
         per_sample = deviation ** 2 if variant == "diagonal" else (deviation ** 2).mean(1, keepdim=True)
         sums = torch.zeros(num_classes * k, per_sample.shape[1]).to(flat).index_add_(0, cluster, per_sample)
-        variance = sums[present] / counts[present, None]
-        hinge = F.relu(torch.log(variance + gamma0) - threshold).mean(1)
+        spread = sums[present] / counts[present, None]
+        if variance == "blend":
+            spread = _blend(spread, counts[present], present, mixture, variant)
+        hinge = F.relu(torch.log(spread + gamma0) - threshold).mean(1)
     weighted = mixture.weights.to(flat).flatten()[present] * hinge
     per_class = torch.zeros(num_classes).to(flat).index_add_(0, present.nonzero().flatten() // k, weighted)
     return per_class[labels.unique()].mean()
@@ -148,13 +182,17 @@ class CEM(Defense):
     ``ramp=True`` follows the paper's schedule: its code scales λ by 10⁻³/lr while its SGD learning
     rate (0.05, ×0.2 at epochs 60, 120, 180 of 240) is above 4·10⁻⁴, i.e. by 0.02, 0.1, 0.5 and 1
     over the four quarters of training. We apply those factors by the same fractions of our epochs.
+
+    ``variance="blend"`` (default, the paper's code) blends each cluster's batch variance with the
+    fitted one, which scales the loss's gradient by v ≈ 10·batch size/training-set size (module
+    docstring); ``"batch"`` uses the batch variance alone, about 1/v times the gradient for the same λ.
     """
 
     name = "cem"
 
     def __init__(self, base: dict, weight: float = 8.0, sigma: float | None = None, k: int = 5, tau: float = 0.125,
                  gamma0: float = 0.01, variant: str = "isotropic", warmup_epochs: int = 1,
-                 fit_on: str = "training_pass", ramp: bool = False):
+                 fit_on: str = "training_pass", ramp: bool = False, variance: str = "blend"):
         from . import from_config
 
         self.base = from_config(base)
@@ -171,6 +209,7 @@ class CEM(Defense):
         self.k, self.warmup_epochs = k, warmup_epochs
         self.tau, self.gamma0 = check_range("tau", tau, 0.0, low_inclusive=False), check_range("gamma0", gamma0, 0.0, low_inclusive=False)
         self.variant = check_choice("variant", variant, VARIANTS)
+        self.variance = check_choice("variance", variance, VARIANCES)
         self.fit_on = check_choice("fit_on", fit_on, FIT_ON)
         if not isinstance(ramp, bool):
             raise ValueError(f"ramp must be True or False, got {ramp!r}")
@@ -181,7 +220,7 @@ class CEM(Defense):
     def params(self) -> dict:
         return {"base": self.base.config(), "weight": self.weight, "sigma": self.sigma, "k": self.k, "tau": self.tau,
                 "gamma0": self.gamma0, "variant": self.variant, "warmup_epochs": self.warmup_epochs,
-                "fit_on": self.fit_on, "ramp": self.ramp}
+                "fit_on": self.fit_on, "ramp": self.ramp, "variance": self.variance}
 
     # everything the base defense does, unchanged
     def build(self, model, cut):
@@ -241,4 +280,5 @@ class CEM(Defense):
             self._seen.append((z.detach().cpu(), y.detach().cpu()))
         if self.mixture is None:
             return loss
-        return loss + self._factor * self.weight * cem_loss(z, y, self.mixture, self.sigma, self.tau, self.gamma0, self.variant)
+        term = cem_loss(z, y, self.mixture, self.sigma, self.tau, self.gamma0, self.variant, self.variance)
+        return loss + self._factor * self.weight * term
