@@ -1,7 +1,9 @@
 """Information probes of transmitted features (notebook 04): the quantities SiftFunnel's criterion
 names as what decides MIA difficulty.
 
-* I(X;Z): the MINE lower bound (:func:`helpers.theory.mine_estimate`);
+* I(X;Z): the MINE lower bound (:func:`helpers.theory.mine_estimate`) and, with a different bias,
+  the KSG k-nearest-neighbour estimate (:func:`helpers.mi.ksg_estimate`); :func:`helpers.mi.calibrate`
+  measures both on Gaussians of known MI;
 * effective information: how many entries of z are non-zero, per image (the SiftFunnel code's
   ``count_nonzero(z)``, "delta z");
 * entropy of z: the sum over coordinates of the entropy of each coordinate's histogram; it upper-
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .mi import ksg_estimate
 from .stats import spearman_ci
 from .theory import mine_estimate
 
@@ -44,17 +47,20 @@ def principal_components(t: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def probe(x: torch.Tensor, z: torch.Tensor, mine_epochs: int = 100, mine_dims: int = 8, seed: int = 0) -> dict:
-    """I(X;Z) by MINE (nats), effective information (values and fraction of d) and H(Z) for pairs (x, z).
+    """I(X;Z) by MINE and by KSG (nats: ``mi_mine``, ``mi_knn``), effective information (values and
+    fraction of d) and H(Z) for pairs (x, z).
 
     MINE sees the first ``mine_dims`` principal components of x and of z: by data processing its
     estimate is still a lower bound on I(X;Z). On the raw dimensions (784 + thousands) and about a
     thousand training pairs the critic overfits and the held-out estimate is meaningless (we measured
     −10 to −1,500 nats); on 8 components it is stable and ordered like the defenses' strengths.
+    KSG sees the same components (all N pairs; MINE's estimate uses its held-out fifth).
     """
     d = z[0].numel()
     effective = effective_information(z)
     x_low, z_low = principal_components(x, mine_dims), principal_components(z, mine_dims)
     return {"mi_mine": mine_estimate(x_low, z_low, epochs=mine_epochs, seed=seed).estimate,
+            "mi_knn": ksg_estimate(x_low, z_low, seed=seed),
             "effective_info": effective, "effective_fraction": effective / d,
             "entropy_z": marginal_entropy(z), "payload": d}
 
