@@ -28,6 +28,7 @@ class Scale:
     decoder_epochs: int   # inverse-network (decoder) epochs
     n_eval: int           # images the attacks are scored on
     n_stats: int          # images used for feature statistics (R_c^2, MI probes)
+    n_val: int            # of n_train, held out for choices made on accuracy (notebooks 04-07)
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -36,6 +37,8 @@ class Scale:
                 raise ValueError(f"Scale.{field.name} must be positive, got {value!r}")
         if self.n_eval > self.n_test:
             raise ValueError(f"Scale.n_eval ({self.n_eval}) exceeds n_test ({self.n_test})")
+        if self.n_val >= self.n_train:
+            raise ValueError(f"Scale.n_val ({self.n_val}) must be below n_train ({self.n_train})")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -44,14 +47,14 @@ class Scale:
 SCALES: dict[str, Scale] = {
     # seconds per notebook: CI and nbval; numbers mean nothing at this scale
     "smoke": Scale("smoke", n_train=512, n_test=256, n_aux=256, epochs=1, batch_size=128,
-                   lr=1e-3, decoder_epochs=1, n_eval=64, n_stats=128),
+                   lr=1e-3, decoder_epochs=1, n_eval=64, n_stats=128, n_val=64),
     # the default: the papers' phenomena visible on a 2-core CPU (../shared/docs/calibration.md)
     # (4 classifier epochs: the VGG-style model reaches the 6-epoch accuracy, 0.974 vs 0.972)
     "quick": Scale("quick", n_train=2500, n_test=1000, n_aux=1500, epochs=4, batch_size=128,
-                   lr=1e-3, decoder_epochs=6, n_eval=500, n_stats=500),
+                   lr=1e-3, decoder_epochs=6, n_eval=500, n_stats=500, n_val=250),
     # the papers' order of magnitude: meant for a GPU and the full datasets
     "paper": Scale("paper", n_train=50000, n_test=10000, n_aux=10000, epochs=50, batch_size=128,
-                   lr=1e-3, decoder_epochs=50, n_eval=2000, n_stats=2000),
+                   lr=1e-3, decoder_epochs=50, n_eval=2000, n_stats=2000, n_val=5000),
 }
 
 

@@ -23,17 +23,21 @@ def pareto_front(utility, privacy) -> np.ndarray:
 
 
 def ranked_table(results: pd.DataFrame, reference: str, accuracy_budget: float,
-                 utility: str = "accuracy", privacy: str = "mse_best") -> pd.DataFrame:
+                 utility: str = "accuracy", privacy: str = "mse_best", budget_on: str | None = None) -> pd.DataFrame:
     """``results`` (one row per defense, with a ``label`` column) ranked: first the defenses whose
     accuracy is within ``accuracy_budget`` of the ``reference`` row's, by privacy (highest first),
-    then the others. Adds privacy relative to the reference, the Pareto flag and the rank."""
+    then the others. Adds privacy relative to the reference, the Pareto flag and the rank.
+
+    ``budget_on`` (default ``utility``) is the accuracy column the budget is checked on: the
+    validation accuracy, so that which defenses keep utility is not decided on the scored images."""
     if accuracy_budget < 0:
         raise ValueError(f"accuracy_budget must be non-negative, got {accuracy_budget}")
     if reference not in set(results.label):
         raise ValueError(f"no row labelled {reference!r}")
     ref = results.set_index("label").loc[reference]
     table = results.copy()
-    table["keeps utility"] = table[utility] >= ref[utility] - accuracy_budget
+    budget_on = budget_on or utility
+    table["keeps utility"] = table[budget_on] >= ref[budget_on] - accuracy_budget
     table["privacy vs none"] = table[privacy] / ref[privacy]
     table["pareto"] = pareto_front(table[utility], table[privacy])
     table = table.sort_values(["keeps utility", privacy], ascending=[False, False], kind="stable")

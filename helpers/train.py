@@ -31,6 +31,7 @@ class TrainConfig:
     n_train: int = 2500
     n_test: int = 1000
     n_aux: int = 1500
+    n_val: int = 0                    # the last n_val target-train images are held out: validation
     split_seed: int = 0               # seed of split_dataset
     epochs: int = 8
     batch_size: int = 128
@@ -46,6 +47,8 @@ class TrainConfig:
         check_choice("arch", self.arch, ARCHS)
         check_range("label_smoothing", self.label_smoothing, -0.5, 1.0)
         check_range("lr", self.lr, 0.0, low_inclusive=False)
+        if type(self.n_val) is not int or not 0 <= self.n_val < self.n_train:
+            raise ValueError(f"n_val must be an integer in [0, n_train), got {self.n_val!r}")
         for name in ("n_train", "n_test", "n_aux", "epochs", "batch_size", "split_seed", "seed"):
             value = getattr(self, name)
             if type(value) is not int or (value <= 0 and "seed" not in name) or value < 0:
@@ -70,6 +73,8 @@ class TrainConfig:
         """The fields that identify the weights; the defense fields only when a defense is set, so
         undefended classifiers keep the keys they had before defenses existed."""
         fields = dataclasses.asdict(self)
+        if self.n_val == 0:  # classifiers trained on all of target-train keep their keys
+            fields.pop("n_val")
         if self.defense is None:
             fields.pop("defense"), fields.pop("cut")
         return fields
@@ -108,13 +113,20 @@ class TrainConfig:
 class TrainedClassifier:
     model: SplittableNet
     config: TrainConfig
-    history: list[dict]                 # one row per epoch: loss, train_acc, test_acc
+    history: list[dict]                 # one row per epoch: loss, train_acc, test_acc (and val_acc)
     epoch_states: list[dict] | None     # weights after each epoch when config.keep_epoch_states
     cache_key: dict                     # identifies the classifier cache entry (derived caches: weights_key)
 
     @property
     def test_accuracy(self) -> float:
         return self.history[-1]["test_acc"]
+
+    @property
+    def val_accuracy(self) -> float:
+        """Accuracy on the held-out validation images: what choices by accuracy are made on."""
+        if self.config.n_val == 0:
+            raise ValueError("trained without a validation split: set n_val in the TrainConfig")
+        return self.history[-1]["val_acc"]
 
     @property
     def weights_key(self) -> dict:
@@ -169,9 +181,17 @@ def observed_classifier(model: SplittableNet, defense=None, cut: str | None = No
     return torch.nn.Sequential(ObservedEdge(edge, defense), cloud)
 
 
+def validation_split(splits: Splits, n_val: int):
+    """(x_train, y_train, x_val, y_val): the last ``n_val`` target-train images held out (target-train
+    is in a seeded random order, so they are a random sample)."""
+    x, y = splits.train.x, splits.train.y
+    keep = len(y) - n_val
+    return x[:keep], y[:keep], x[keep:], y[keep:]
+
+
 def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
     generator = seed_everything(config.seed)
-    x, y = splits.train.x, splits.train.y
+    x, y, x_val, y_val = validation_split(splits, config.n_val)
     num_classes = splits.num_classes
     # channels_last: about 1.4x faster convolutions on the CPU (benchmarks/RESULTS.md)
     defense = config.make_defense()
@@ -204,6 +224,8 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
             correct += (logits.argmax(1) == yb).sum().item()
         row = {"epoch": epoch, "loss": total_loss / len(y), "train_acc": correct / len(y),
                "test_acc": accuracy(evaluated, splits.test.x, splits.test.y)}
+        if config.n_val:
+            row["val_acc"] = accuracy(evaluated, x_val, y_val)
         history.append(row)
         progress.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
         if config.keep_epoch_states:

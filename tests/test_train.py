@@ -77,3 +77,19 @@ def test_mismatched_splits_are_refused(tiny):
     config, splits = tiny
     with pytest.raises(ValueError, match="splits do not match"):
         train_classifier(TrainConfig(**{**config.__dict__, "n_train": 500}), splits)
+
+
+def test_validation_images_are_held_out_of_training(tiny):
+    config, splits = tiny
+    x, y, x_val, y_val = train_module.validation_split(splits, 100)
+    assert len(x) == 412 and len(x_val) == 100
+    assert torch.equal(torch.cat([x, x_val]), splits.train.x) and torch.equal(torch.cat([y, y_val]), splits.train.y)
+    held = TrainConfig(**{**config.__dict__, "epochs": 1, "n_val": 100})
+    assert "n_val" in held.cache_fields() and "n_val" not in config.cache_fields()  # old keys unchanged
+    trained = train_classifier(held, splits, device="cpu")
+    expected = train_module.accuracy(trained.model, x_val, y_val)
+    assert trained.val_accuracy == pytest.approx(expected)
+    with pytest.raises(ValueError, match="validation"):
+        train_classifier(TrainConfig(**{**config.__dict__, "epochs": 1}), splits, device="cpu").val_accuracy
+    with pytest.raises(ValueError, match="n_val"):
+        TrainConfig(**{**config.__dict__, "n_val": 512})
