@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SCALE ?= quick
 NOTEBOOKS ?=
+SEEDS ?= 1,2
 export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures test student checked-outputs unit benchmarks clean
+.PHONY: help env figures claims test student checked-outputs unit benchmarks clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -25,6 +26,10 @@ env: $(STAMP)  ## Create .venv and install the pinned dependencies (done once)
 
 figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTEBOOKS=02) and write figures/
 	$(PY) -m helpers.pipeline --scale $(SCALE) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
+
+claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks (after make figures), then 08: the claims table with intervals
+	$(PY) -m helpers.pipeline --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
+	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
 	MIA_SCALE=smoke MIA_FIGURES_DIR=$(CURDIR)/build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \

@@ -63,7 +63,7 @@ def edge_cost(model, cut: str) -> dict:
 def probe_features(trained: TrainedClassifier, splits, cut: str, mine_epochs: int, seed: int = 0) -> dict:
     """:func:`helpers.probes.probe` on the auxiliary images and their observed features (cached)."""
     key = {"classifier": trained.weights_key, "cut": cut, "mine_epochs": mine_epochs, "mine_dims": MINE_DIMS,
-           "seed": seed, "n": len(splits.aux)}
+           "seed": seed, "n": len(splits.aux), "mi_estimators": ["mine", "ksg"]}  # entries before KSG lack mi_knn
 
     def compute():
         z = observe_all(ObservedEdge(split(trained.model, cut)[0], trained.defense), splits.aux.x, seed + 3)
@@ -84,6 +84,7 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
     defense = trained.defense
     row = {"defense": defense.name, "label": label(defense) if trained.config.defense else f"none @ {cut}",
            "cut": cut, "accuracy": trained.test_accuracy,
+           "val_accuracy": trained.val_accuracy if trained.config.n_val else float("nan"),
            **{f"mse_{a}": means.loc[a, "mse"] for a in attacks}, **{f"ssim_{a}": means.loc[a, "ssim"] for a in attacks},
            "mse_best": means.mse.min(), "best_attack": means.mse.idxmin(), "ssim_best": means.ssim.max(),
            **(probe_features(trained, splits, cut, mine_epochs, seed) if probes else {}),
@@ -118,12 +119,15 @@ def decoder_attack(trained: TrainedClassifier, splits, cut: str, budget: SuiteBu
     return {"mse": table.mse.mean(), "ssim": table.ssim.mean()}
 
 
-def mixture_bound(trained: TrainedClassifier, splits, cut: str, sigma: float, k: int, h_x: float, seed: int = 0) -> dict:
+def mixture_bound(trained: TrainedClassifier, splits, cut: str, sigma: float, k: int, h_x: float, seed: int = 0,
+                  covariance: str = "ml") -> dict:
     """CEM's Gaussian-mixture bound for the clean edge features of the auxiliary images under noise
-    σ (:func:`helpers.theory.gmm_conditional_entropy_bound`): the redundancy (an upper bound on
-    I(x; z̃)), the bound on H(x|z̃) given ``h_x`` and the per-pixel MSE floor it implies."""
+    σ (:func:`helpers.theory.gmm_conditional_entropy_bound`), by plug-in: the redundancy estimate
+    (the population redundancy bounds I(x; z̃) from above; its estimate from few samples per
+    cluster is biased low, less so with ``covariance="shrinkage"``), the implied H(x|z̃) bound
+    given ``h_x`` and the per-pixel MSE floor, both estimates as well."""
     z = edge_features(split(trained.model, cut)[0], splits.aux.x)
-    bound = gmm_conditional_entropy_bound(z, splits.aux.y, sigma, k=k, h_x=h_x, seed=seed)
+    bound = gmm_conditional_entropy_bound(z, splits.aux.y, sigma, k=k, h_x=h_x, seed=seed, covariance=covariance)
     d = splits.aux.x[0].numel()
-    return {"redundancy": bound.redundancy, "log_det_term": bound.log_det_term, "h_x_given_z_bound": bound.bound,
-            "mse_floor": bound.mse_lower_bound(d)}
+    return {"redundancy_estimate": bound.redundancy_estimate, "log_det_term": bound.log_det_term,
+            "h_x_given_z_bound": bound.bound, "mse_floor": bound.mse_lower_bound(d)}

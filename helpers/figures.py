@@ -113,8 +113,11 @@ def table_figure(table, width: float = 16, row_height: float = 0.6, fontsize: in
     """A figure showing a DataFrame as a left-aligned table (the claims tables of notebooks 02-08)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(width, 0.5 + row_height * len(table)))
+    fig, ax = plt.subplots(figsize=(width, 0.5 + row_height * max(len(table), 1)))
     ax.axis("off")
+    if table.empty:   # e.g. a smoke run with nothing to judge: say so rather than fail
+        ax.text(0.5, 0.5, "(no rows)", ha="center", va="center")
+        return fig
     drawn = ax.table(cellText=table.values, colLabels=list(table.columns), loc="center", cellLoc="left")
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(fontsize)

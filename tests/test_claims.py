@@ -1,0 +1,175 @@
+"""The verdict engine (helpers/claims.py): hand-made intervals for every verdict, the t-interval
+against hand-computed values, readings that disagree, and the files of several seeds."""
+import math
+
+import pandas as pd
+import pytest
+
+from helpers import claims
+from helpers.claims import Claim, verdict
+
+GREATER = Claim("t.greater", "T", "s", "> 4", "q", "×", "greater", 4.0, null=1.0)
+LESS = Claim("t.less", "T", "s", "< 1", "q", "×", "less", 1.0, null=1.0)
+BOUND = Claim("t.bound", "T", "s", "< 3", "q", "points", "less", 3.0)
+WITHIN = Claim("t.within", "T", "s", "same", "q", "points", "within", 0.0, margin=1.0)
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (4.5, 9.0, "reproduced"),           # wholly above the paper's threshold (larger counts the same)
+    (2.0, 5.0, "same direction"),       # excludes no effect (1), not the threshold
+    (1.5, 3.0, "same direction"),       # an effect, but smaller than the paper's
+    (0.5, 3.0, "not reproduced"),       # excludes the paper's side, not no effect
+    (0.2, 0.8, "not reproduced"),       # the opposite effect
+    (0.5, 6.0, "inconclusive"),         # straddles no effect and the threshold
+    (4.0, 4.0, "same direction"),       # exactly at the threshold: the paper's side is strictly above
+])
+def test_greater_claim(low, high, expected):
+    assert verdict(GREATER, low, high, 3) == expected
+
+
+def test_a_point_at_no_effect_is_not_reproduced():
+    direction_only = Claim("t.direction", "T", "s", "yes", "q", "cuts", "greater", 0.0, null=0.0)
+    assert verdict(direction_only, 0.0, 0.0, 3) == "not reproduced"   # "moves earlier" by 0 cuts in every seed
+    assert verdict(direction_only, 0.5, 1.5, 3) == "reproduced"
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (0.2, 0.9, "reproduced"), (1.1, 1.5, "not reproduced"), (0.8, 1.2, "inconclusive"), (1.0, 1.0, "not reproduced")])
+def test_less_claim_mirrors_greater(low, high, expected):
+    assert verdict(LESS, low, high, 5) == expected
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (1.0, 2.9, "reproduced"), (3.1, 4.0, "not reproduced"), (2.0, 4.0, "inconclusive"), (-5.0, -1.0, "reproduced")])
+def test_bound_claim_has_no_same_direction(low, high, expected):
+    assert verdict(BOUND, low, high, 3) == expected
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (-0.5, 0.9, "reproduced"), (-1.0, 1.0, "reproduced"), (1.2, 2.0, "not reproduced"), (-3.0, -1.5, "not reproduced"),
+    (0.5, 1.5, "inconclusive"), (-2.0, 2.0, "inconclusive")])
+def test_equivalence_claim(low, high, expected):
+    assert verdict(WITHIN, low, high, 3) == expected
+
+
+def test_margin_moves_the_paper_side():
+    near = Claim("t.near", "T", "s", "≈ 66%", "q", "%", "greater", 66.0, null=0.0, margin=16.0)
+    assert verdict(near, 55.0, 70.0, 3) == "reproduced"        # above 66 − 16 = 50
+    assert verdict(GREATER, 55.0, 70.0, 3) == "reproduced"     # (unit-free check of the same shape)
+    assert verdict(near, 40.0, 70.0, 3) == "same direction"
+
+
+def test_fewer_than_three_seeds_is_inconclusive():
+    assert verdict(GREATER, 10.0, 20.0, 2) == "inconclusive"
+    assert verdict(GREATER, math.nan, math.nan, 1) == "inconclusive"
+
+
+def test_t_interval_hand_computed():
+    # values 1, 2, 3: mean 2, s = 1, t(0.975; 2) = 4.302653, half-width 4.302653/√3 = 2.484138
+    mean, low, high, n = claims.t_interval([1.0, 2.0, 3.0])
+    assert (mean, n) == (2.0, 3)
+    assert low == pytest.approx(2 - 2.484138, abs=1e-5) and high == pytest.approx(2 + 2.484138, abs=1e-5)
+    # NaN values are dropped; a single value has no interval
+    assert claims.t_interval([5.0, math.nan])[1:] == (pytest.approx(math.nan, nan_ok=True),) * 2 + (1,)
+
+
+def test_t_interval_on_the_log_scale_is_geometric():
+    mean, low, high, _ = claims.t_interval([1.0, 10.0, 100.0], log=True)
+    assert mean == pytest.approx(10.0)
+    # log10 values 0, 1, 2: the same half-width as above, in decades
+    assert math.log10(high) - 1 == pytest.approx(2.484138, abs=1e-5)
+    assert math.log10(low) - 1 == pytest.approx(-2.484138, abs=1e-5)
+
+
+def test_identical_values_give_a_point_interval():
+    mean, low, high, n = claims.t_interval([0.7, 0.7, 0.7])
+    assert (mean, low, high) == pytest.approx((0.7, 0.7, 0.7)) and n == 3
+
+
+def test_claim_definitions_are_validated():
+    with pytest.raises(ValueError, match="direction"):
+        Claim("x", "T", "s", "p", "q", "u", "bigger", 1.0)
+    with pytest.raises(ValueError, match="paper's side"):
+        Claim("x", "T", "s", "p", "q", "u", "greater", 1.0, null=2.0)
+    with pytest.raises(ValueError, match="log-scale"):
+        Claim("x", "T", "s", "p", "q", "u", "greater", 0.0, null=0.0, log=True)
+    for claim in claims.CLAIMS.values():   # every registered claim passed the same checks
+        assert claim.direction in claims.DIRECTIONS
+
+
+def test_record_refuses_bad_input():
+    with pytest.raises(ValueError, match="unknown claim"):
+        claims.record("no.such", 0, 1.0)
+    with pytest.raises(ValueError, match="seed"):
+        claims.record("gpz.split_gain", -1, 5.0)
+    with pytest.raises(ValueError, match="ratio"):
+        claims.record("gpz.split_gain", 0, 0.0)
+    with pytest.raises(ValueError, match="once"):
+        claims.rows_frame([claims.record("sift.edge", 0, 40.0)] * 2)
+
+
+def _rows(values: dict, claim_id="gpz.split_gain"):
+    return [claims.record(claim_id, seed, v, reading=reading) for reading, per_seed in values.items()
+            for seed, v in enumerate(per_seed)]
+
+
+def test_readings_that_disagree_make_a_qualified_claim():
+    rows = claims.rows_frame(_rows({"vgg": [30.0, 40.0, 35.0], "resnet": [0.9, 0.8, 1.1]}))
+    table = claims.claim_table(rows)
+    assert table.verdict.item() == "qualified"
+    assert table.detail.item() == "vgg: reproduced; resnet: not reproduced"
+    agree = claims.claim_table(claims.rows_frame(_rows({"vgg": [30.0, 40.0, 35.0], "resnet": [20.0, 25.0, 30.0]})))
+    assert agree.verdict.item() == "reproduced" and agree["n seeds"].item() == 3
+
+
+def test_seed_files_are_collected_and_deduplicated(tmp_path):
+    seed0 = claims.rows_frame([claims.record("sift.edge", 0, 43.0), claims.record("gpz.ls_attack", 0, 1.1),
+                               claims.record("gpz.ls_attack", 1, 1.2)])
+    seed0.to_csv(tmp_path / "04_claims.csv", index=False)
+    later = [claims.record("sift.edge", s, 43.0) for s in (1, 2)] + [claims.record("gpz.ls_attack", 1, 1.2)]
+    claims.seed_file("04", 1, tmp_path).parent.mkdir()
+    claims.rows_frame(later).to_csv(claims.seed_file("04", 1, tmp_path), index=False)
+    rows = claims.collect_rows(tmp_path)
+    assert len(rows) == 5   # the repeated (gpz.ls_attack, seed 1) row counts once
+    table = claims.collect(tmp_path).set_index("id")
+    assert table.loc["sift.edge", "verdict"] == "reproduced" and table.loc["sift.edge", "n seeds"] == 3
+    assert table.loc["gpz.ls_attack", "verdict"] == "inconclusive"   # two seeds only
+    assert table.loc["sift.edge", "scale"] == "unregistered"
+
+
+def test_conflicting_values_for_one_seed_are_an_error(tmp_path):
+    claims.rows_frame([claims.record("sift.edge", 0, 43.0)]).to_csv(tmp_path / "04_claims.csv", index=False)
+    claims.seed_file("04", 1, tmp_path).parent.mkdir()
+    claims.rows_frame([claims.record("sift.edge", 0, 44.0)]).to_csv(claims.seed_file("04", 1, tmp_path), index=False)
+    with pytest.raises(ValueError, match="different values"):
+        claims.collect_rows(tmp_path)
+
+
+def test_collect_needs_claims(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make figures"):
+        claims.collect(tmp_path)
+
+
+def test_readme_block_is_rewritten_idempotently(tmp_path):
+    table = claims.claim_table(claims.rows_frame(_rows({"": [6.0, 7.0, 8.0]})))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{claims.README_START}\nold\n{claims.README_END}\noutro\n")
+    table["scale"] = "quick"
+    assert claims.update_readme(table, readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "| GPZ | GPZ split: > 4× the MSE of shallow splits | > 4× (IR-152) | 6.95 × [" in text
+    assert "| > 4; no effect 1 | quick | reproduced |" in text
+    assert not claims.update_readme(table, readme)
+
+
+def test_readme_shows_the_published_claims():
+    from helpers import paths
+
+    text = (paths.ROOT / "README.md").read_text()
+    assert claims.readme_block(claims.collect()) in text, "run `make figures` (it rewrites the README table)"
+
+
+def test_a_run_without_rows_gives_an_empty_table():
+    table = claims.claim_table(claims.rows_frame([]))
+    assert table.empty and "verdict" in table.columns
