@@ -120,8 +120,10 @@ CLAIMS = _claims(
     Claim("cem.gain", "CEM", "CEM raises attack MSE on obfuscation defenses", "average gains 12.9% to 48.2%",
           "100·(decoder MSE with CEM / without − 1), averaged over the bases CEM matches in accuracy", "%",
           "greater", 12.9, null=0.0),
+    # one-sided: a CEM model that gains accuracy does not compromise utility (first defined as an
+    # equivalence within ±1 point, which would have counted a gain against the paper)
     Claim("cem.utility", "CEM", "without compromising utility", "same accuracy",
-          "test accuracy with CEM − without, averaged over the usable bases", "points", "within", 0.0, margin=1.0),
+          "test accuracy without CEM − with CEM, averaged over the usable bases", "points", "less", 1.0),
     Claim("cem.redundancy", "CEM", "CEM lowers the mixture redundancy (raises the bound on H(x|z))",
           "the method's objective",
           "redundancy estimate R with CEM − without, averaged over the usable bases", "nats", "less", 0.0, null=0.0),
