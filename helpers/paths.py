@@ -13,6 +13,9 @@ NOTEBOOKS = ROOT / "notebooks"
 FIGURES = ROOT / "figures"
 DATA = ROOT / "data"
 BUILD = ROOT / "build"
+FIGURES_ENV_VAR = "MIA_FIGURES_DIR"
+# figures of a run outside the pipeline (papermill, Jupyter): never over the published figures/
+UNPUBLISHED_FIGURES = BUILD / "figures"
 
 
 def cache_dir() -> Path:
@@ -21,8 +24,10 @@ def cache_dir() -> Path:
 
 
 def figures_dir() -> Path:
-    """Where figures are saved; ``make figures`` points ``$MIA_FIGURES_DIR`` at a staging folder."""
-    return Path(os.environ.get("MIA_FIGURES_DIR", FIGURES))
+    """Where figures are saved: ``$MIA_FIGURES_DIR`` (``make figures`` points it at a staging folder
+    and publishes into ``figures/``), else ``build/figures/``, so that a direct papermill or Jupyter
+    run never overwrites the published figures while ``figures/MANIFEST.yaml`` describes others."""
+    return Path(os.environ.get(FIGURES_ENV_VAR, UNPUBLISHED_FIGURES))
 
 
 def raw_data_dir() -> Path:
