@@ -28,9 +28,10 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     import seaborn as sns
     import torch
 
-    from .config import SCALE_ENV_VAR, get_scale
+    from .config import SCALE_ENV_VAR, check_seed, get_scale
     from .repro import resolve_device, seed_everything
 
+    seed = check_seed(seed)
     resolved = get_scale(scale)
     if threads:
         torch.set_num_threads(threads)
