@@ -6,6 +6,7 @@ helper may rely on the current working directory.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,3 +34,17 @@ def figures_dir() -> Path:
 def raw_data_dir() -> Path:
     """Where torchvision downloads land; ``$DATA_DIR`` overrides ``data/raw``."""
     return Path(os.environ.get("DATA_DIR", DATA / "raw"))
+
+
+def check_writable(folder: Path, what: str, env_var: str) -> Path:
+    """Create ``folder`` if needed and prove it writable with a file removed at once, so that a run
+    fails at its first cell rather than after hours of training; the error names ``env_var``."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise PermissionError(f"the {what} {folder} is not writable ({type(error).__name__}: {error}); "
+                              f"make it writable or set ${env_var} to a writable folder") from error
+    return folder

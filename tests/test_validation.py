@@ -78,3 +78,48 @@ def test_smoothing_arms_check_every_alpha_and_seed_before_training():
 def test_setup_notebook_refuses_a_bad_seed(seed):
     with pytest.raises(ValueError, match=rf"seed must be a non-negative integer, got {seed!r}; e.g. seed=0"):
         helpers.setup_notebook(scale="smoke", seed=seed)
+
+
+def test_check_writable_creates_the_folder_and_leaves_nothing_in_it(tmp_path):
+    from helpers.paths import check_writable
+
+    folder = check_writable(tmp_path / "new" / "cache", "cache folder", "MIA_CACHE_DIR")
+    assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_created_is_reported(tmp_path):
+    from helpers.paths import check_writable
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(PermissionError, match=r"the cache folder .*a_file/cache is not writable \(.*\); make it "
+                       r"writable or set \$MIA_CACHE_DIR to a writable folder"):
+        check_writable(blocker / "cache", "cache folder", "MIA_CACHE_DIR")
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root may write into read-only folders")
+def test_a_read_only_folder_is_reported(tmp_path):
+    from helpers.paths import check_writable
+
+    folder = tmp_path / "figures"
+    folder.mkdir(mode=0o555)
+    with pytest.raises(PermissionError, match=r"figures folder .* is not writable .*set \$MIA_FIGURES_DIR"):
+        check_writable(folder, "figures folder", "MIA_FIGURES_DIR")
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("env_var, what", [("MIA_CACHE_DIR", "cache folder"), ("MIA_FIGURES_DIR", "figures folder")])
+def test_setup_notebook_reports_an_unwritable_folder_before_any_work(tmp_path, monkeypatch, env_var, what):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv(env_var, str(blocker / "sub"))
+    with pytest.raises(PermissionError, match=rf"the {what} .*a_file/sub is not writable .*set \${env_var} "):
+        helpers.setup_notebook(scale="smoke", seed=0)
+
+
+def test_setup_notebook_creates_writable_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MIA_FIGURES_DIR", str(tmp_path / "figures"))
+    assert helpers.setup_notebook(scale="smoke", seed=3).seed == 3
+    assert list((tmp_path / "cache").iterdir()) == [] and list((tmp_path / "figures").iterdir()) == []
