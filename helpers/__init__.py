@@ -20,6 +20,9 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
                    ) -> Session:
     """Resolve the scale (``$MIA_SCALE`` overrides it), seed everything, set the plotting style.
 
+    Refuses, before any work, a seed that is not a non-negative int and a cache or figures folder
+    that cannot be written.
+
     Prints one line with what was chosen, so an executed notebook records how it was run.
     """
     import os
@@ -28,10 +31,14 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     import seaborn as sns
     import torch
 
-    from .config import SCALE_ENV_VAR, get_scale
+    from . import paths
+    from .config import SCALE_ENV_VAR, check_seed, get_scale
     from .repro import resolve_device, seed_everything
 
+    seed = check_seed(seed)
     resolved = get_scale(scale)
+    paths.check_writable(paths.cache_dir(), "cache folder", "MIA_CACHE_DIR")
+    paths.check_writable(paths.figures_dir(), "figures folder", paths.FIGURES_ENV_VAR)
     if threads:
         torch.set_num_threads(threads)
     seed_everything(seed)

@@ -7,6 +7,11 @@ none. On load the checksum and the config are verified; a corrupt entry is recom
 Payloads are loaded with ``weights_only=True``: tensors, numbers, strings, lists and dicts only.
 The sidecar also records what the entry cost: the seconds its computation took and the notebook
 that asked for it (``$MIA_NOTEBOOK``, set by the pipeline); :func:`cost_table` sums them.
+
+An entry path that resolves outside the cache folder (a symbolic link leading out) is refused.
+Temporary files of interrupted writes older than an hour are removed the first time a process uses
+the cache folder. Corrupt-entry warnings also go to ``<cache_dir>/warnings.log``, which the pipeline
+prints after each notebook (a warning inside a kernel would otherwise stay in the executed copy).
 """
 from __future__ import annotations
 
@@ -74,7 +79,74 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
 def entry_paths(kind: str, config: dict) -> tuple[Path, Path]:
     key = config_hash(config)
     folder = paths.cache_dir() / kind
-    return folder / f"{key}.pt", folder / f"{key}.json"
+    return _inside_cache(folder / f"{key}.pt"), _inside_cache(folder / f"{key}.json")
+
+
+def _inside_cache(path: Path) -> Path:
+    """``path`` if it resolves inside the cache folder: a link out of it must not be read or written."""
+    root, resolved = paths.cache_dir().resolve(), path.resolve()
+    if not resolved.is_relative_to(root):
+        raise ValueError(f"cache entry {path} resolves to {resolved}, outside the cache folder {root}: "
+                         "a symbolic link leads out of the cache; remove it and the entry is recomputed")
+    return path
+
+
+STALE_TMP_SECONDS = 3600  # no write takes this long: an older temporary file is left by a killed run
+_swept: set[Path] = set()  # cache folders already cleaned by this process
+
+
+def remove_stale_tmp(max_age: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Remove the temporary files (``<kind>/.*.tmp``) of interrupted writes older than ``max_age`` s."""
+    cutoff, removed = time.time() - max_age, []
+    for tmp in paths.cache_dir().glob("*/.*.tmp"):
+        try:
+            if tmp.lstat().st_mtime < cutoff:
+                tmp.unlink()   # a link is removed, never followed
+                removed.append(tmp)
+        except OSError:  # renamed into place or removed by another process meanwhile
+            pass
+    return removed
+
+
+def _sweep_once() -> None:
+    root = paths.cache_dir()
+    if root not in _swept:
+        _swept.add(root)
+        remove_stale_tmp()
+
+
+WARNING_LOG_NAME = "warnings.log"
+
+
+def warning_log() -> Path:
+    return paths.cache_dir() / WARNING_LOG_NAME
+
+
+def _warn_corrupt(message: str) -> None:
+    """Warn (seen in the notebook) and append to the log (printed by the pipeline's console)."""
+    warnings.warn(message, stacklevel=3)
+    try:
+        warning_log().parent.mkdir(parents=True, exist_ok=True)
+        with warning_log().open("a") as handle:
+            handle.write(f"{os.environ.get(NOTEBOOK_ENV_VAR) or '?'}: {message}\n")
+    except OSError:  # an unwritable log must not stop the run; the warning was still issued
+        pass
+
+
+def warning_log_size() -> int:
+    """The log's current length: pass it to :func:`warnings_since` after a run."""
+    log = warning_log()
+    return log.stat().st_size if log.is_file() else 0
+
+
+def warnings_since(offset: int) -> list[str]:
+    """Lines added to the warning log after it was ``offset`` bytes long."""
+    log = warning_log()
+    if not log.is_file():
+        return []
+    with log.open() as handle:
+        handle.seek(offset)
+        return handle.read().splitlines()
 
 
 NOTEBOOK_ENV_VAR = "MIA_NOTEBOOK"
@@ -83,6 +155,7 @@ NOTEBOOK_ENV_VAR = "MIA_NOTEBOOK"
 def save(kind: str, config: dict, payload: dict, seconds: float | None = None) -> Path:
     """Store ``payload`` under ``config`` (``seconds``: what computing it took); returns its path."""
     data_path, meta_path = entry_paths(kind, config)
+    _sweep_once()
     _atomic_write(data_path, lambda handle: torch.save(payload, handle))
     meta = {"kind": kind, "config": config, "sha256": _sha256(data_path),
             "cache_version": CACHE_VERSION, "compute_seconds": seconds,
@@ -95,6 +168,7 @@ def save(kind: str, config: dict, payload: dict, seconds: float | None = None) -
 def load(kind: str, config: dict) -> dict | None:
     """Return the stored payload, or None when absent; a corrupt entry warns and returns None."""
     data_path, meta_path = entry_paths(kind, config)
+    _sweep_once()
     if not meta_path.exists():
         return None
     try:
@@ -106,8 +180,7 @@ def load(kind: str, config: dict) -> dict | None:
             raise ValueError("checksum mismatch")
         return torch.load(data_path, map_location="cpu", weights_only=True)
     except Exception as error:  # any failure to verify means: recompute
-        warnings.warn(f"cache entry {data_path.name} ({kind}) is corrupt ({error}); recomputing",
-                      stacklevel=2)
+        _warn_corrupt(f"cache entry {data_path.name} ({kind}) is corrupt ({error}); recomputing")
         return None
 
 

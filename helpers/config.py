@@ -7,9 +7,11 @@ Every check here raises ``ValueError`` naming what is valid, before any work sta
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 SCALE_ENV_VAR = "MIA_SCALE"
 
@@ -73,13 +75,18 @@ def check_choice(param: str, value, valid: Iterable) -> str:
 
 
 def check_range(param: str, value: float, low: float | None = None, high: float | None = None,
-                low_inclusive: bool = True, high_inclusive: bool = False) -> float:
-    """Return ``value`` if it lies in the given interval, else raise a ValueError saying where."""
+                low_inclusive: bool = True, high_inclusive: bool = False, allow_inf: bool = False) -> float:
+    """Return ``value`` if it lies in the given interval, else raise a ValueError saying where.
+
+    NaN is always refused and ±inf unless ``allow_inf``: an open interval such as ``sigma >= 0``
+    would otherwise accept ``inf`` and every result downstream would silently be NaN."""
     try:
         value = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{param} must be a number, got {value!r}") from None
-    ok = value == value  # NaN fails every check
+    if value != value or (not allow_inf and value in (math.inf, -math.inf)):
+        raise ValueError(f"{param} must be a finite number, got {value}; give a real value such as 0.5")
+    ok = True
     if low is not None:
         ok &= value >= low if low_inclusive else value > low
     if high is not None:
@@ -90,6 +97,24 @@ def check_range(param: str, value: float, low: float | None = None, high: float 
         interval = ("[" if low_inclusive else "(") + f"{lo}, {hi}" + ("]" if high_inclusive else ")")
         raise ValueError(f"{param} must lie in {interval}, got {value}")
     return value
+
+
+def check_list(param: str, value, item_check: Callable | None = None) -> list:
+    """Return ``value`` as a list, each item passed through ``item_check`` (which raises on a bad one).
+
+    A string is refused: ``cuts="pool1"`` would otherwise be read as the cuts 'p', 'o', 'o', ...;
+    so is a dict or a single number."""
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+        raise ValueError(f"{param} must be a list, got {value!r}; write [{value!r}] for a single item")
+    items = list(value)
+    return [item_check(item) for item in items] if item_check is not None else items
+
+
+def check_seed(value) -> int:
+    """Return a seed that is a non-negative int (bools and floats such as 1.5 refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {value!r}; e.g. seed=0")
+    return int(value)
 
 
 def check_nonnegative(param: str, value: float) -> float:

@@ -92,7 +92,16 @@ def _make(name, x_uint8, y, is_test, source) -> ImageDataset:
     x = torch.from_numpy(np.ascontiguousarray(x_uint8)).float().div_(255.0)
     y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
     classes = CLASS_NAMES.get(name, tuple(str(c) for c in range(10)))
+    _check_labels(name, y, len(classes), source)
     return ImageDataset(name, x, y, torch.as_tensor(is_test, dtype=torch.bool), classes, source)
+
+
+def _check_labels(name: str, y: torch.Tensor, num_classes: int, source: str) -> None:
+    """Labels outside 0..num_classes-1 would index past the classifier's outputs or be mis-scored."""
+    if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"dataset {name!r} from {source} has labels in [{int(y.min())}, {int(y.max())}], but "
+                         f"{name} has {num_classes} classes (0..{num_classes - 1}): the files are corrupt or "
+                         "of another dataset; replace them")
 
 
 def _load_mnist5k() -> ImageDataset:
@@ -150,6 +159,10 @@ def _load_mnist_like(name: str, root, download: bool) -> ImageDataset:
 
 def _from_idx_files(name, files, source) -> ImageDataset:
     x_train, y_train, x_test, y_test = (_read_idx(f) for f in files)
+    for images, labels, image_file, label_file in ((x_train, y_train, *files[:2]), (x_test, y_test, *files[2:])):
+        if len(images) != len(labels):
+            raise ValueError(f"{image_file} holds {len(images)} images but {label_file} holds {len(labels)} "
+                             "labels: the files are truncated or from different datasets; replace them")
     x = np.concatenate([x_train, x_test])[:, None]
     y = np.concatenate([y_train, y_test])
     is_test = np.r_[np.zeros(len(y_train), bool), np.ones(len(y_test), bool)]
@@ -167,14 +180,44 @@ def _load_cifar10(root, download: bool) -> ImageDataset:
     raise _unavailable("cifar10", root)
 
 
+# the only globals a CIFAR batch (a dict of a numpy array and lists) may name; numpy 1 and 2 spellings
+CIFAR_PICKLE_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    *((f"{core}.multiarray", "_reconstruct") for core in ("numpy.core", "numpy._core")),
+    *((f"{core}.multiarray", "scalar") for core in ("numpy.core", "numpy._core")),
+    *((f"{core}.numeric", "_frombuffer") for core in ("numpy.core", "numpy._core")),
+}
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Unpickles plain data and numpy arrays only: a pickle from a user folder cannot run code."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in CIFAR_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refused to load {module}.{name}: a CIFAR batch holds only numpy arrays and lists, so this "
+                "file is not one (or is malicious); replace it with the official cifar-10-batches-py")
+        return super().find_class(module, name)
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images N×3×32×32 uint8, labels N) of one batch file, checked."""
+    with open(path, "rb") as handle:
+        batch = _ArrayOnlyUnpickler(handle, encoding="latin1").load()
+    if not isinstance(batch, dict) or not {"data", "labels"} <= set(batch):
+        raise ValueError(f"{path} is not a CIFAR batch (a dict with 'data' and 'labels'); replace it")
+    data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ValueError(f"{path}: 'data' is {data.dtype} of shape {data.shape}, not uint8 N×3072; replace it")
+    if len(data) != len(labels):
+        raise ValueError(f"{path} holds {len(data)} images but {len(labels)} labels: the file is truncated "
+                         "or corrupt; replace it")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
 def _from_cifar_batches(folder: Path) -> ImageDataset:
     parts = [folder / f"data_batch_{i}" for i in range(1, 6)] + [folder / "test_batch"]
-    xs, ys = [], []
-    for part in parts:
-        with open(part, "rb") as handle:
-            batch = pickle.load(handle, encoding="latin1")
-        xs.append(np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(batch["labels"]))
+    xs, ys = zip(*(_read_cifar_batch(part) for part in parts))
     is_test = np.r_[np.zeros(sum(map(len, ys[:-1])), bool), np.ones(len(ys[-1]), bool)]
     return _make("cifar10", np.concatenate(xs), np.concatenate(ys), is_test, str(folder))
 

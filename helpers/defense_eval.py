@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import cache
 from .attacks import edge_features
+from .config import check_list
 from .defenses import Defense, ObservedEdge, from_config
 from .models import cut_points, split
 from .probes import probe
@@ -28,7 +29,8 @@ MINE_DIMS = 8  # principal components of x and of z given to MINE (see helpers.p
 
 def defense_grid(spec: dict) -> list[Defense]:
     """``{"noise": [{"sigma": 0.5}, ...], "siftfunnel": [{}]}`` -> defenses, all validated up front."""
-    return [from_config({"defense": name, **params}) for name, strengths in spec.items() for params in strengths]
+    return [from_config({"defense": name, **params}) for name, strengths in spec.items()
+            for params in check_list(f"the strengths of {name}", strengths)]
 
 
 def label(defense: Defense) -> str:

@@ -1,10 +1,11 @@
-"""Saving figures: the only way notebooks write to ``figures/``.
+"""Saving figures: the only way notebooks write figures.
 
-``save(fig, "00_name", data=df, caption=..., claim=...)`` writes ``figures/00_name.png`` and ``.pdf``
-with deterministic metadata (no dates, no software versions) and, when given, the data behind the
-figure as ``figures/00_name.csv``. The id starts with the two-digit number of the producing
-notebook. Under ``make figures`` the caption and the paper claim go to ``figures/MANIFEST.yaml``
-(``helpers/manifest.py``).
+``save(fig, "00_name", data=df, caption=..., claim=...)`` writes ``00_name.png`` and ``.pdf`` with
+deterministic metadata (no dates, no software versions) and, when given, the data behind the figure
+as ``00_name.csv``, into ``helpers.paths.figures_dir()``: the pipeline's staging folder under
+``make figures`` (which publishes them into ``figures/`` and records the caption and the paper claim
+in ``figures/MANIFEST.yaml``, ``helpers/manifest.py``), else ``build/figures/``. The id starts with
+the two-digit number of the producing notebook.
 """
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ from pathlib import Path
 from . import paths
 
 FIGURE_ID = re.compile(r"^\d\d_[a-z0-9_]+$")
+_announced: set[Path] = set()  # unpublished folders already named in this process's output
+
+
+def _announce_unpublished(folder: Path) -> None:
+    """Say once where a run outside ``make figures`` put its figures (not in figures/)."""
+    if folder not in _announced:
+        _announced.add(folder)
+        print(f"figures are saved to {folder} (${paths.FIGURES_ENV_VAR} is unset); "
+              f"only `make figures` writes the published figures/")
 
 
 def _atomic(path: Path, write) -> None:
@@ -41,6 +51,8 @@ def save(fig, fig_id: str, data=None, folder: Path | None = None, *, caption: st
         raise ValueError(f"figure id {fig_id!r} must look like '00_lower_case_name'")
     if not isinstance(caption, str) or not caption.strip():
         raise ValueError(f"figure {fig_id}: give a non-empty caption (it goes to figures/MANIFEST.yaml)")
+    if folder is None and paths.FIGURES_ENV_VAR not in os.environ:
+        _announce_unpublished(paths.figures_dir())
     folder = Path(folder) if folder is not None else paths.figures_dir()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -53,7 +65,7 @@ def save(fig, fig_id: str, data=None, folder: Path | None = None, *, caption: st
         path = folder / f"{fig_id}.csv"
         _atomic(path, lambda tmp: data.to_csv(tmp, index=False, float_format="%.6g"))
         written.append(path)
-    if folder != paths.FIGURES:  # a pipeline staging folder: leave the registry entry beside the files
+    if folder != paths.FIGURES:  # not the published folder: leave the registry entry beside the files
         from .manifest import write_meta
         write_meta(folder, fig_id, caption.strip(), claim)
     return written

@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .data import Splits
-from .models import SplittableNet
+from .config import check_list, check_range, check_seed
+from .models import SplittableNet, check_cuts
 from .repro import module_device
 from .stats import summarize
 from .suite import AttackerKnowledge, SuiteBudget, run_suite
@@ -29,7 +30,7 @@ from .train import TrainConfig, TrainedClassifier, train_classifier
 def features_at_cuts(model: SplittableNet, x: torch.Tensor, cuts=None, batch_size: int = 256
                      ) -> tuple[dict, torch.Tensor]:
     """({cut: features N × ...}, predicted labels), from one pass through the blocks."""
-    cuts = list(cuts or model.cut_names)
+    cuts = (check_cuts(model, cuts) if cuts is not None else []) or list(model.cut_names)
     device = module_device(model)
     # a channels_last copy: convolutions about 1.7x faster on the CPU, the caller's model untouched
     model = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
@@ -66,9 +67,10 @@ def attack_profile(trained: TrainedClassifier, splits: Splits, budget: SuiteBudg
                    device: str = "auto") -> pd.DataFrame:
     """Inverse-network attack at every cut, with the class-mean reference: mean and 95% interval of
     MSE and SSIM per cut, and the MSE relative to the class-mean reference."""
+    cuts = check_cuts(trained.model, cuts)
     tables = [run_suite(trained, splits, cut, knowledge=AttackerKnowledge(), budget=budget,
                         attacks=["inverse_network", "class_mean"], seed=seed, device=device, score_labels=False)[0]
-              for cut in tqdm(list(cuts), desc=f"attack {trained.config.arch}", leave=False)]
+              for cut in tqdm(cuts, desc=f"attack {trained.config.arch}", leave=False)]
     per_image = pd.concat(tables, ignore_index=True)
     summary = summarize(per_image, ["cut", "attack"], ["mse", "ssim"])
     attack = summary[summary.attack == "inverse_network"].drop(columns="attack").reset_index(drop=True)
@@ -79,6 +81,8 @@ def attack_profile(trained: TrainedClassifier, splits: Splits, budget: SuiteBudg
 
 def train_smoothing_arms(config: TrainConfig, splits: Splits, alphas, seeds, device: str = "auto") -> dict:
     """{(α, seed): TrainedClassifier} trained with label smoothing α, keeping every epoch's weights."""
+    alphas = check_list("alphas", alphas, lambda alpha: check_range("label smoothing alpha", alpha, -0.5, 1.0))
+    seeds = check_list("seeds", seeds, check_seed)
     arms = {}
     for alpha in alphas:
         for seed in seeds:
@@ -91,7 +95,7 @@ def radius_dynamics(arms: dict, x_stats: torch.Tensor, cuts) -> pd.DataFrame:
     """One row per (α, seed, epoch, cut): R_c², R_c²/global variance and that epoch's test accuracy.
 
     Each arm's rows are cached under its classifier's key, the cuts and a digest of ``x_stats``."""
-    cuts = list(cuts) if cuts is not None else None
+    cuts = check_list("cuts", cuts) if cuts is not None else None  # names are checked per model
     digest = cache.tensor_digest(x_stats)
     frames = []
     for (alpha, seed), trained in tqdm(arms.items(), desc="R_c² per epoch", leave=False):

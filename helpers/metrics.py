@@ -22,11 +22,32 @@ import torch.nn.functional as F
 PSNR_CAP_DB = 100.0
 
 
+RANGE_TOLERANCE = 1e-4  # float rounding of a sigmoid or a resize may step this far out of [0, 1]
+
+
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Refuse what would give a number without meaning: every metric assumes data range 1."""
     if x.shape != y.shape:
-        raise ValueError(f"images must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(f"images must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}; "
+                         "compare each reconstruction with its own original")
     if x.dim() != 4:
-        raise ValueError(f"images must be N×C×H×W, got shape {tuple(x.shape)}")
+        raise ValueError(f"images must be N×C×H×W, got shape {tuple(x.shape)}; add a batch axis with x[None]")
+    if len(x) == 0:
+        raise ValueError("images form an empty batch (N = 0): there is nothing to score; check the selection")
+    for name, images in (("first", x), ("second", y)):
+        _check_images(name, images)
+
+
+def _check_images(name: str, images: torch.Tensor) -> None:
+    if not images.is_floating_point():
+        raise ValueError(f"the {name} images are {images.dtype}, not floating point; "
+                         "scale 8-bit images to [0, 1] with images.float() / 255")
+    if not torch.isfinite(images).all():
+        raise ValueError(f"the {name} images contain NaN or inf; metrics need finite values in [0, 1]")
+    low, high = images.min().item(), images.max().item()
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        raise ValueError(f"the {name} images lie in [{low:.4g}, {high:.4g}], outside [0, 1]; metrics assume "
+                         "data range 1: undo any normalisation, or clamp reconstructions with .clamp(0, 1)")
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

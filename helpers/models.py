@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import check_choice
+from .config import check_choice, check_list
 
 INPUT_SHAPES = ((1, 28, 28), (3, 32, 32))
 
@@ -124,6 +124,11 @@ def build_model(arch: str, input_shape=(1, 28, 28), num_classes: int = 10, width
 
 def check_cut(model: SplittableNet, cut: str) -> str:
     return check_choice("cut", cut, model.cut_names)
+
+
+def check_cuts(model: SplittableNet, cuts) -> list[str]:
+    """``cuts`` as a list of the model's cut names; a bare string such as ``"pool1"`` is refused."""
+    return check_list("cuts", cuts, lambda cut: check_cut(model, cut))
 
 
 def split(model: SplittableNet, cut: str) -> tuple[nn.Sequential, nn.Sequential]:

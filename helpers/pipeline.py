@@ -57,13 +57,15 @@ def execute(notebook: Path, parameters: dict, executed: Path, staging: Path) -> 
     executed.parent.mkdir(parents=True, exist_ok=True)
     os.environ["MIA_FIGURES_DIR"] = str(staging)
     os.environ[cache.NOTEBOOK_ENV_VAR] = notebook.stem  # cache entries record who computed them
-    start = time.perf_counter()
+    start, logged = time.perf_counter(), cache.warning_log_size()
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
                                    kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
     finally:
         os.environ.pop("MIA_FIGURES_DIR", None)
         os.environ.pop(cache.NOTEBOOK_ENV_VAR, None)
+        for line in cache.warnings_since(logged):  # the kernel's warnings stay in the executed copy
+            print(f"  cache warning: {line}", file=sys.stderr, flush=True)
     return time.perf_counter() - start
 
 

@@ -89,3 +89,64 @@ def test_tensor_digest_tells_values_shapes_and_dtypes_apart():
     b[3] += 1e-6
     assert cache.tensor_digest(a) != cache.tensor_digest(b)
     assert cache.tensor_digest(a.reshape(2, 3).T) == cache.tensor_digest(a.reshape(2, 3).T.contiguous())
+
+
+def test_a_link_out_of_the_cache_is_refused_and_nothing_is_written_there(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (cache.paths.cache_dir()).mkdir(parents=True)
+    (cache.paths.cache_dir() / "demo").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ValueError, match=r"resolves to .*elsewhere.*, outside the cache folder .*remove it"):
+        cache.cached("demo", {"k": 1}, lambda: {"w": torch.ones(2)})
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_entry_file_linked_out_of_the_cache_is_not_read(tmp_path):
+    config = {"k": 1}
+    cache.save("demo", config, {"w": torch.ones(2)})
+    data_path, _ = cache.entry_paths("demo", config)
+    foreign = tmp_path / "foreign.pt"
+    data_path.replace(foreign)
+    data_path.symlink_to(foreign)
+    with pytest.raises(ValueError, match=r"foreign.pt, outside the cache folder .*remove it"):
+        cache.load("demo", config)
+
+
+def test_stale_temporary_files_are_removed_when_the_cache_is_opened(monkeypatch):
+    import os
+    import time
+
+    folder = cache.paths.cache_dir() / "demo"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".abc.pt.x1.tmp", folder / ".abc.pt.x2.tmp"
+    stale.write_bytes(b"half"), fresh.write_bytes(b"in progress")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    monkeypatch.setattr(cache, "_swept", set())
+    assert cache.load("demo", {"k": 1}) is None
+    assert not stale.exists() and fresh.exists()   # a write of another process may still be running
+
+
+def test_corrupt_entry_warnings_are_logged_for_the_pipeline(monkeypatch):
+    monkeypatch.setenv(cache.NOTEBOOK_ENV_VAR, "03_attack_evaluation")
+    cache.save("demo", {"k": 1}, {"w": torch.ones(2)})
+    before = cache.warning_log_size()
+    cache.entry_paths("demo", {"k": 1})[0].write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert cache.load("demo", {"k": 1}) is None
+    [line] = cache.warnings_since(before)
+    assert line.startswith("03_attack_evaluation: cache entry") and "(checksum mismatch); recomputing" in line
+
+
+def test_the_pipeline_prints_cache_warnings_of_the_kernel(tmp_path, monkeypatch, capsys):
+    import papermill
+
+    from helpers import pipeline
+
+    def kernel_meets_a_corrupt_entry(*args, **kwargs):
+        with pytest.warns(UserWarning):
+            cache._warn_corrupt("cache entry abc.pt (demo) is corrupt (checksum mismatch); recomputing")
+
+    monkeypatch.setattr(papermill, "execute_notebook", kernel_meets_a_corrupt_entry)
+    pipeline.execute(tmp_path / "05_cem.ipynb", {}, tmp_path / "executed.ipynb", tmp_path / "staging")
+    assert "cache warning: 05_cem: cache entry abc.pt (demo) is corrupt" in capsys.readouterr().err

@@ -92,6 +92,81 @@ def test_cifar_batches_in_a_local_folder(tmp_path, monkeypatch):
     assert loaded.x[-1].max().item() == pytest.approx(50 / 255) and loaded.classes[0] == "airplane"
 
 
+def write_mnist_folder(folder, train_labels, test_labels, n_train=2, n_test=1):
+    images = np.arange((n_train + n_test) * 28 * 28).reshape(-1, 28, 28) % 256
+    write_idx(folder / "train-images-idx3-ubyte.gz", images[:n_train])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.array(train_labels))
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images[n_train:])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.array(test_labels))
+
+
+def test_idx_files_whose_label_and_image_counts_disagree_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    write_mnist_folder(tmp_path, train_labels=[7, 1, 3], test_labels=[4])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz holds 2 images but .*train-labels-idx1-"
+                       r"ubyte.gz holds 3 labels: .*replace them"):
+        load_dataset("mnist", root=tmp_path, download=False)
+
+
+def test_idx_labels_beyond_the_classes_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    write_mnist_folder(tmp_path, train_labels=[7, 1], test_labels=[10])
+    with pytest.raises(ValueError, match=r"labels in \[1, 10\], but mnist has 10 classes \(0..9\): .*replace"):
+        load_dataset("mnist", root=tmp_path, download=False)
+
+
+def write_cifar_folder(root, batch_for, protocol=pickle.DEFAULT_PROTOCOL):
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir()
+    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
+        with open(folder / name, "wb") as handle:
+            pickle.dump(batch_for(i), handle, protocol=protocol)
+    return folder
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.DEFAULT_PROTOCOL, pickle.HIGHEST_PROTOCOL])
+def test_a_valid_cifar_batch_loads_through_the_restricted_unpickler(tmp_path, monkeypatch, protocol):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    write_cifar_folder(tmp_path, lambda i: {"batch_label": f"batch {i}", "filenames": ["a.png", "b.png"],
+                                            "data": np.full((2, 3072), 10 * i, np.uint8), "labels": [i, 9]},
+                       protocol)
+    loaded = load_dataset("cifar10", root=tmp_path, download=False)
+    assert loaded.x.shape == (12, 3, 32, 32) and loaded.y.tolist()[-2:] == [5, 9]
+
+
+class RunsAShellCommand:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_malicious_cifar_batch_is_refused_without_running_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    marker = tmp_path / "pwned"
+    write_cifar_folder(tmp_path, lambda i: {"data": np.zeros((2, 3072), np.uint8), "labels": [0, 1],
+                                            "payload": RunsAShellCommand(marker)})
+    with pytest.raises(pickle.UnpicklingError, match=r"refused to load (posix|os|nt)\.system: .*not one "
+                       r"\(or is malicious\); replace it"):
+        load_dataset("cifar10", root=tmp_path, download=False)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("batch, problem", [
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0]}, "holds 2 images but 1 labels"),
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 10]}, r"labels in \[0, 10\], but cifar10 has 10"),
+    ({"data": np.zeros((2, 100), np.uint8), "labels": [0, 1]}, r"not uint8 N×3072"),
+    ([1, 2], "is not a CIFAR batch"),
+])
+def test_inconsistent_cifar_batches_are_refused(tmp_path, monkeypatch, batch, problem):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    write_cifar_folder(tmp_path, lambda i: batch)
+    with pytest.raises(ValueError, match=f"{problem}.*replace"):
+        load_dataset("cifar10", root=tmp_path, download=False)
+
+
 def test_splits_are_disjoint_deterministic_and_sized(mnist5k):
     a = split_dataset(mnist5k, 2500, 1000, 1500, seed=0)
     b = split_dataset(mnist5k, 2500, 1000, 1500, seed=0)

@@ -33,6 +33,22 @@ def test_save_respects_the_staging_folder(tmp_path, monkeypatch):
     assert (tmp_path / "staged" / "01_demo.png").exists()
 
 
+def test_a_run_outside_the_pipeline_never_writes_the_published_figures(tmp_path, monkeypatch, capsys):
+    from helpers import figures, paths
+
+    published, unpublished = tmp_path / "figures", tmp_path / "build" / "figures"
+    monkeypatch.setattr(paths, "FIGURES", published)
+    monkeypatch.setattr(paths, "UNPUBLISHED_FIGURES", unpublished)
+    monkeypatch.setattr(figures, "_announced", set())
+    monkeypatch.delenv("MIA_FIGURES_DIR")   # a direct papermill or Jupyter run
+    save(make_figure(), "00_demo", caption="demo")
+    save(make_figure(), "00_other", caption="demo")
+    assert (unpublished / "00_demo.png").exists() and (unpublished / "00_other.pdf").exists()
+    assert not published.exists()
+    said = capsys.readouterr().out
+    assert said.count(str(unpublished)) == 1 and "make figures" in said   # where they went, once
+
+
 def test_figure_ids_are_checked(tmp_path):
     with pytest.raises(ValueError, match="00_lower_case_name"):
         save(make_figure(), "Demo Figure", folder=tmp_path, caption="demo")

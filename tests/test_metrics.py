@@ -62,3 +62,53 @@ def test_lpips_is_nan_with_one_warning_when_weights_are_absent(tmp_path, monkeyp
     assert torch.isnan(first).all() and torch.isnan(second).all() and first.shape == (2,)
     assert len([w for w in caught if "LPIPS" in str(w.message)]) == 1
     assert metrics._LPIPS_MODEL is None  # never built a network, so never ran with random weights
+
+
+def _pair(n=2):
+    return torch.rand(n, 1, 8, 8), torch.rand(n, 1, 8, 8)
+
+
+@pytest.mark.parametrize("metric", ["mse", "psnr", "ssim", "lpips"])
+def test_images_outside_the_unit_range_are_refused(metric):
+    x, y = _pair()
+    normalised = y * 2 - 1
+    normalised[0, 0, 0, 0] = -1.0                      # normalised to [-1, 1]
+    with pytest.raises(ValueError, match=r"second images lie in \[-1, .*outside \[0, 1\].*clamp"):
+        metrics.METRICS[metric](x, normalised)
+    eight_bit = x * 255
+    eight_bit[0, 0, 0, 0] = 255.0
+    with pytest.raises(ValueError, match=r"first images lie in \[.*, 255\], outside \[0, 1\]; .*normalisation"):
+        metrics.METRICS[metric](eight_bit, y)
+
+
+def test_float_rounding_just_outside_the_range_is_tolerated():
+    x, y = _pair()
+    x[0, 0, 0, 0], y[0, 0, 0, 0] = 1 + 1e-6, -1e-6
+    assert metrics.mse(x, y).shape == (2,)
+
+
+def test_integer_images_are_refused():
+    x, y = _pair()
+    with pytest.raises(ValueError, match=r"first images are torch.uint8, not floating point; .*float\(\) / 255"):
+        metrics.mse((x * 255).to(torch.uint8), y)
+
+
+def test_non_finite_images_are_refused():
+    x, y = _pair()
+    y[1, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="second images contain NaN or inf; metrics need finite values"):
+        metrics.ssim(x, y)
+
+
+def test_an_empty_batch_is_refused():
+    x, y = _pair(0)
+    with pytest.raises(ValueError, match=r"empty batch \(N = 0\): there is nothing to score"):
+        metrics.psnr(x, y)
+
+
+def test_shapes_must_match():
+    x, y = _pair()
+    with pytest.raises(ValueError, match=r"same shape, got \(2, 1, 8, 8\) and \(1, 1, 8, 8\); compare each"):
+        metrics.mse(x, y[:1])
+    with pytest.raises(ValueError, match=r"N×C×H×W, got shape \(1, 8, 8\); add a batch axis"):
+        metrics.mse(x[0], y[0])

@@ -1,0 +1,125 @@
+"""No silent wrong results: bad parameters are refused before any work, naming the value and the fix."""
+import math
+
+import pytest
+import torch
+
+import helpers
+from helpers.config import check_list, check_range, check_seed
+from helpers.defense_eval import defense_grid
+from helpers.defenses import from_config
+from helpers.gpz import attack_profile, features_at_cuts, train_smoothing_arms
+from helpers.models import build_model
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_check_range_refuses_non_finite_values(value):
+    with pytest.raises(ValueError, match=rf"sigma must be a finite number, got {value}; give a real value"):
+        check_range("sigma", value, low=0.0)
+
+
+def test_check_range_accepts_inf_only_when_asked():
+    assert check_range("budget", math.inf, low=0.0, allow_inf=True) == math.inf
+    with pytest.raises(ValueError, match="finite number, got nan"):
+        check_range("budget", math.nan, low=0.0, allow_inf=True)
+
+
+def test_a_defense_with_infinite_strength_is_refused():
+    with pytest.raises(ValueError, match="sigma must be a finite number, got inf"):
+        from_config({"defense": "noise", "sigma": math.inf})
+
+
+def test_a_nan_among_noise_levels_is_refused_before_any_defense_is_built():
+    with pytest.raises(ValueError, match="sigma must be a finite number, got nan"):
+        defense_grid({"noise": [{"sigma": 0.5}, {"sigma": math.nan}]})
+
+
+def test_defense_strengths_must_be_a_list():
+    with pytest.raises(ValueError, match=r"the strengths of noise must be a list, got \{'sigma': 0.5\}; write \["):
+        defense_grid({"noise": {"sigma": 0.5}})
+
+
+def test_check_list_refuses_strings_and_scalars_and_checks_items():
+    assert check_list("cuts", ("pool1", "fc1")) == ["pool1", "fc1"]
+    assert check_list("seeds", [0, 2], check_seed) == [0, 2]
+    with pytest.raises(ValueError, match=r"cuts must be a list, got 'pool1'; write \['pool1'\]"):
+        check_list("cuts", "pool1")
+    with pytest.raises(ValueError, match=r"seeds must be a list, got 3; write \[3\]"):
+        check_list("seeds", 3)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        check_list("seeds", [0, -1], check_seed)
+
+
+def test_cuts_given_as_a_string_are_refused():
+    model = build_model("vgg", width=4)
+    x = torch.rand(2, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"cuts must be a list, got 'pool1'; write \['pool1'\]"):
+        features_at_cuts(model, x, "pool1")
+    with pytest.raises(ValueError, match=r"unknown cut 'pool9'; valid: .*pool1"):
+        features_at_cuts(model, x, ["pool1", "pool9"])
+
+
+def test_attack_profile_checks_its_cuts_before_attacking():
+    class Trained:  # only the model is looked at before the cuts are refused
+        model = build_model("vgg", width=4)
+
+    with pytest.raises(ValueError, match=r"cuts must be a list, got 'pool1'"):
+        attack_profile(Trained(), splits=None, budget=None, cuts="pool1")
+
+
+def test_smoothing_arms_check_every_alpha_and_seed_before_training():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got 'abc'"):
+        train_smoothing_arms(config=None, splits=None, alphas=[0.0, 0.1], seeds=[0, "abc"])
+    with pytest.raises(ValueError, match="label smoothing alpha must be a finite number, got nan"):
+        train_smoothing_arms(config=None, splits=None, alphas=[0.0, math.nan], seeds=[0])
+
+
+@pytest.mark.parametrize("seed", ["abc", -1, 1.5, True, None])
+def test_setup_notebook_refuses_a_bad_seed(seed):
+    with pytest.raises(ValueError, match=rf"seed must be a non-negative integer, got {seed!r}; e.g. seed=0"):
+        helpers.setup_notebook(scale="smoke", seed=seed)
+
+
+def test_check_writable_creates_the_folder_and_leaves_nothing_in_it(tmp_path):
+    from helpers.paths import check_writable
+
+    folder = check_writable(tmp_path / "new" / "cache", "cache folder", "MIA_CACHE_DIR")
+    assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_created_is_reported(tmp_path):
+    from helpers.paths import check_writable
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(PermissionError, match=r"the cache folder .*a_file/cache is not writable \(.*\); make it "
+                       r"writable or set \$MIA_CACHE_DIR to a writable folder"):
+        check_writable(blocker / "cache", "cache folder", "MIA_CACHE_DIR")
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root may write into read-only folders")
+def test_a_read_only_folder_is_reported(tmp_path):
+    from helpers.paths import check_writable
+
+    folder = tmp_path / "figures"
+    folder.mkdir(mode=0o555)
+    with pytest.raises(PermissionError, match=r"figures folder .* is not writable .*set \$MIA_FIGURES_DIR"):
+        check_writable(folder, "figures folder", "MIA_FIGURES_DIR")
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("env_var, what", [("MIA_CACHE_DIR", "cache folder"), ("MIA_FIGURES_DIR", "figures folder")])
+def test_setup_notebook_reports_an_unwritable_folder_before_any_work(tmp_path, monkeypatch, env_var, what):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv(env_var, str(blocker / "sub"))
+    with pytest.raises(PermissionError, match=rf"the {what} .*a_file/sub is not writable .*set \${env_var} "):
+        helpers.setup_notebook(scale="smoke", seed=0)
+
+
+def test_setup_notebook_creates_writable_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MIA_FIGURES_DIR", str(tmp_path / "figures"))
+    assert helpers.setup_notebook(scale="smoke", seed=3).seed == 3
+    assert list((tmp_path / "cache").iterdir()) == [] and list((tmp_path / "figures").iterdir()) == []
