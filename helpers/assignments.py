@@ -1,4 +1,4 @@
-"""Student notebooks generated from the solution notebooks (``make student``).
+"""Student notebooks generated from the solution notebooks (``make student``), and their grader.
 
 The solution notebooks in ``notebooks/`` mark their exercises with nbgrader's syntax:
 
@@ -9,9 +9,12 @@ The solution notebooks in ``notebooks/`` mark their exercises with nbgrader's sy
   reference values (closed forms, hand-computed cases); lines between ``### BEGIN HIDDEN TESTS``
   and ``### END HIDDEN TESTS`` are kept for grading and removed from the student copy.
 
+A student copy also drops the solution notebook's ``*Solution notebook:*`` paragraphs, explains its
+setup line, and defaults to ``scale = "smoke"`` (a classroom runs every notebook in under a minute).
+
 Student copies have no outputs and are never edited by hand: ``python -m helpers.assignments``
 writes them to ``student/``; ``--check`` exits non-zero when ``student/`` is out of date;
-``--grade NOTEBOOK...`` scores submitted copies with the reference autograder cells.
+``--grade HAND-IN...`` grades hand-ins (see :mod:`helpers.grader`).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import grader
 from .paths import NOTEBOOKS, ROOT
 
 STUDENT = ROOT / "student"
@@ -202,49 +206,21 @@ def write(target: Path = STUDENT) -> list[Path]:
     return written
 
 
-@dataclass(frozen=True)
-class Grade:
-    exercise: str
-    passed: bool
-    points: float
-    message: str
-
-
-def grade(submission: Path, solution: Path | None = None) -> list[Grade]:
-    """Grade a student's notebook: each of its solution cells, then the reference autograder cell
-    (hidden tests included) from ``solution`` (default: ``notebooks/`` with the same name).
-
-    Exercise cells are self-contained, so nothing else of the notebook runs. The submitted code is
-    executed in this process: grade untrusted submissions inside a container.
-    """
-    submission = Path(submission)
-    reference = nbformat.read(solution or NOTEBOOKS / submission.name, as_version=4)
-    submitted = nbformat.read(submission, as_version=4)
-    if len(submitted.cells) != len(reference.cells):
-        raise ValueError(f"{submission.name} has {len(submitted.cells)} cells, its solution "
-                         f"{len(reference.cells)}: grade a student copy with its cells in place")
-    grades, namespace = [], {}
-    for exercise in exercises(reference):
-        points = float(reference.cells[exercise.autograder].metadata["nbgrader"].get("points", 1))
-        try:
-            exec(submitted.cells[exercise.solution].source, namespace)
-            exec(reference.cells[exercise.autograder].source, namespace)
-            grades.append(Grade(exercise.name, True, points, "passed"))
-        except Exception as error:  # any failure of the student's code scores zero for that exercise
-            grades.append(Grade(exercise.name, False, 0.0, f"{type(error).__name__}: {error}"))
-    return grades
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report whether student/ is up to date")
-    parser.add_argument("--grade", nargs="+", type=Path, metavar="NOTEBOOK", help="grade submitted student notebooks")
+    parser.add_argument("--grade", nargs="+", type=Path, metavar="HAND-IN",
+                        help="grade hand-ins: one line per exercise and a total per hand-in; exit status 1 "
+                             "when a hand-in could not be graded at all (lost points are not failures)")
+    parser.add_argument("--timeout", type=float, default=grader.DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="time limit of one grading process (default %(default)g s)")
     args = parser.parse_args(argv)
     if args.grade:
-        for path in args.grade:
-            for g in grade(path):
-                print(f"{path.name}\t{g.exercise}\t{g.points:g}\t{g.message}")
-        return 0
+        reports = grader.grade_all(args.grade, args.timeout)
+        failed = [r for r in reports if r.error is not None]
+        print(f"graded {len(reports) - len(failed)} of {len(reports)} hand-ins"
+              + (f"; not graded: {', '.join(str(r.path) for r in failed)}" if failed else ""), file=sys.stderr)
+        return 1 if failed else 0
     if args.check:
         wrong = stale()
         if wrong:
