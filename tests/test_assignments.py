@@ -1,5 +1,8 @@
 """Student notebooks: the generator on hand-made cells, the committed exercises, and the copies in student/."""
 import ast
+import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -196,3 +199,31 @@ def test_student_notebook_fails_exactly_at_its_exercises(path, shared_cache, tmp
     expected = {e.autograder for e in exercises(nbformat.read(path, as_version=4))}
     assert set(failed) == expected, {i: failed[i].ename + ": " + failed[i].evalue for i in failed}
     assert all(failed[i].ename == "NotImplementedError" for i in expected)
+
+
+def _grade_ids(nb) -> list:
+    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+
+
+def test_nbgrader_generate_assignment_releases_the_solution_notebooks(tmp_path):
+    """The metadata is nbgrader's own: its generate_assignment takes notebooks/ as source notebooks."""
+    pytest.importorskip("nbgrader", reason="nbgrader (pinned in pyproject.toml) is not installed: pip install -e .")
+    source = tmp_path / "source" / "ps"
+    source.mkdir(parents=True)
+    for path in SOLVED:
+        shutil.copy(path, source)
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ps", "--no-db",
+                          f"--CourseDirectory.root={tmp_path}"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for path in SOLVED:
+        solution = nbformat.read(path, as_version=4)
+        release = nbformat.read(tmp_path / "release" / "ps" / path.name, as_version=4)
+        student = nbformat.read(assignments.STUDENT / path.name, as_version=4)
+        assert _grade_ids(release) == _grade_ids(solution) == _grade_ids(student), path.name
+        for exercise in exercises(solution):
+            released = release.cells[exercise.solution].source
+            answer = solution.cells[exercise.solution].source.split(assignments.BEGIN)[1].split(assignments.END)[0]
+            assert "raise NotImplementedError()" in released and assignments.BEGIN not in released, exercise.name
+            assert not any(line.strip() in released for line in answer.splitlines() if line.strip()), exercise.name
+            check = release.cells[exercise.autograder].source
+            assert check == student.cells[exercise.autograder].source, "the same visible checks as student/"
