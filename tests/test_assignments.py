@@ -10,7 +10,6 @@ from nbclient import NotebookClient
 
 from helpers import assignments
 from helpers.assignments import exercises, strip_hidden_tests, strip_solution, student_version
-from helpers.paths import NOTEBOOKS
 
 SOLUTION = """def f(x):
     \"\"\"Double x.\"\"\"
