@@ -1,11 +1,15 @@
 """Student notebooks: the generator on hand-made cells, the committed exercises, and the copies in student/."""
+import ast
+import shutil
+import subprocess
+import sys
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 from helpers import assignments
 from helpers.assignments import exercises, strip_hidden_tests, strip_solution, student_version
-from helpers.paths import NOTEBOOKS
 
 SOLUTION = """def f(x):
     \"\"\"Double x.\"\"\"
@@ -77,11 +81,30 @@ def test_student_version_clears_outputs_and_leaves_the_solution_untouched():
     nb.cells[1].execution_count = 3
     student = student_version(nb, "09_toy")
     assert student.cells[1].outputs == [] and student.cells[1].execution_count is None
-    assert student.cells[1].source.startswith(assignments.FIGURES_LINE)
-    assert "Student copy" in student.cells[0].source
+    assert student.cells[1].source == assignments.SETUP_LINES + "\nimport math"
+    assert student.cells[0].source.endswith("\n\n" + assignments.student_header("09_toy"))
     assert "BEGIN" not in student.cells[2].source + student.cells[3].source
     assert "f(0)" not in student.cells[3].source
     assert "### BEGIN SOLUTION" in nb.cells[2].source and nb.cells[1].outputs  # the original is unchanged
+
+
+def test_setup_lines_are_explained_comments_then_one_statement():
+    comments, code = assignments.SETUP_LINES.rsplit("\n", 1)
+    assert all(line.startswith("# ") for line in comments.splitlines()) and "build/student-figures/" in comments
+    assert "MIA_FIGURES_DIR" in code and not code.lstrip().startswith("#")
+
+
+def test_solution_notes_are_left_out_of_student_copies():
+    markdown = "## Exercises\n\nWrite it.\n\n*Solution notebook:* the solutions are here.\n\nThe end."
+    assert assignments.without_solution_notes(markdown) == "## Exercises\n\nWrite it.\n\nThe end."
+
+
+def test_student_scale_replaces_only_the_scale_literal():
+    cell = 'scale: str = "quick"   # "smoke" | "quick"\nseed: int = 0\nscales: list = ["quick"]'
+    assert assignments.with_student_scale(cell) == 'scale: str = "smoke"   # "smoke" | "quick"\nseed: int = 0\nscales: list = ["quick"]'
+    assert assignments.with_student_scale("scale = 'paper'") == 'scale = "smoke"'
+    with pytest.raises(ValueError, match="found 0"):
+        assignments.with_student_scale("seed: int = 0")
 
 
 SOLVED = assignments.solution_notebooks()
@@ -100,16 +123,59 @@ def test_notebooks_01_to_06_have_at_least_two_exercises_each():
 
 
 @pytest.mark.parametrize("path", SOLVED, ids=lambda p: p.stem)
-def test_solutions_pass_their_autograder_cells_hidden_tests_included(path):
+def test_each_solution_passes_its_autograder_cell_on_its_own(path):
+    """A fresh namespace per exercise: no exercise needs another's imports or functions."""
     nb = nbformat.read(path, as_version=4)
-    namespace = {}
     for exercise in exercises(nb):
+        namespace = {}
         exec(nb.cells[exercise.solution].source, namespace)
         exec(nb.cells[exercise.autograder].source, namespace)  # raises AssertionError on a wrong reference
 
 
+@pytest.mark.parametrize("path", SOLVED, ids=lambda p: p.stem)
+def test_every_assert_of_the_autograder_cells_carries_a_message(path):
+    nb = nbformat.read(path, as_version=4)
+    for exercise in exercises(nb):
+        tree = ast.parse(nb.cells[exercise.autograder].source)
+        silent = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert) and node.msg is None]
+        assert silent == [], f"{exercise.name}: asserts without a message at lines {silent}"
+
+
 def test_student_folder_is_up_to_date():
     assert assignments.stale() == [], "run `make student` and commit student/"
+
+
+def _parameters(nb) -> dict:
+    """The parameters cell's names and literal values (the rules of tests/test_notebooks.py)."""
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    values = {}
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, (ast.Assign, ast.AnnAssign)), "parameters cell holds assignments only"
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+        values[target.id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("path", SOLVED, ids=lambda p: p.stem)
+def test_student_copy_runs_at_smoke_scale_with_literal_parameters(path):
+    solution = _parameters(nbformat.read(path, as_version=4))
+    student = _parameters(nbformat.read(assignments.STUDENT / path.name, as_version=4))
+    assert solution["scale"] == "quick" and student["scale"] == "smoke"
+    assert student == {**solution, "scale": "smoke"}, "only the scale's default differs"
+
+
+@pytest.mark.parametrize("path", SOLVED, ids=lambda p: p.stem)
+def test_student_copy_says_nothing_contradictory(path):
+    nb = nbformat.read(assignments.STUDENT / path.name, as_version=4)
+    text = "\n".join(c.source for c in nb.cells).lower()
+    for phrase in ("do not edit", "solutions are filled in", "solution notebook:"):
+        assert phrase not in text, phrase
+    assert assignments.student_header(path.stem) in nb.cells[0].source
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code.source.startswith(assignments.SETUP_LINES + "\n")
+    solution_text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    assert "solutions are filled in" in solution_text, "the solution notebook keeps its note"
 
 
 @pytest.fixture(scope="module")
@@ -134,26 +200,29 @@ def test_student_notebook_fails_exactly_at_its_exercises(path, shared_cache, tmp
     assert all(failed[i].ename == "NotImplementedError" for i in expected)
 
 
-def test_grade_scores_a_submission_with_the_hidden_tests(tmp_path):
-    solution = NOTEBOOKS / "03_attack_evaluation.ipynb"
-    submission = nbformat.read(assignments.STUDENT / solution.name, as_version=4)
-    psnr_cell, tv_cell = (e.solution for e in exercises(submission))
-    # a correct PSNR; a TV prior that passes the visible checks (sums of |differences| over 2×2 and 3×3
-    # images happen to match there) but is wrong in general: only the hidden test catches it
-    submission.cells[psnr_cell].source = (
-        "import torch\ndef psnr_per_image(x, x_hat, cap_db=100.0):\n"
-        "    mse = ((x - x_hat) ** 2).flatten(1).mean(1).double()\n"
-        "    return 10 * torch.log10(1 / mse.clamp_min(10 ** (-cap_db / 10)))")
-    submission.cells[tv_cell].source = (
-        "def tv_prior(x):\n"
-        "    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1)\n"
-        "    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)\n"
-        "    return dx + dy if x.shape[-1] < 5 else dx")
-    path = tmp_path / solution.name
-    nbformat.write(submission, path)
-    grades = assignments.grade(path)
-    assert [(g.exercise, g.passed, g.points) for g in grades] == [("exercise_3_1", True, 1.0), ("exercise_3_2", False, 0.0)]
-    assert grades[1].message.startswith("AssertionError")
-    untouched = assignments.grade(assignments.STUDENT / solution.name)
-    assert [g.passed for g in untouched] == [False, False]
-    assert all(g.message.startswith("NotImplementedError") for g in untouched)
+def _grade_ids(nb) -> list:
+    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+
+
+def test_nbgrader_generate_assignment_releases_the_solution_notebooks(tmp_path):
+    """The metadata is nbgrader's own: its generate_assignment takes notebooks/ as source notebooks."""
+    pytest.importorskip("nbgrader", reason="nbgrader (pinned in pyproject.toml) is not installed: pip install -e .")
+    source = tmp_path / "source" / "ps"
+    source.mkdir(parents=True)
+    for path in SOLVED:
+        shutil.copy(path, source)
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ps", "--no-db",
+                          f"--CourseDirectory.root={tmp_path}"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for path in SOLVED:
+        solution = nbformat.read(path, as_version=4)
+        release = nbformat.read(tmp_path / "release" / "ps" / path.name, as_version=4)
+        student = nbformat.read(assignments.STUDENT / path.name, as_version=4)
+        assert _grade_ids(release) == _grade_ids(solution) == _grade_ids(student), path.name
+        for exercise in exercises(solution):
+            released = release.cells[exercise.solution].source
+            answer = solution.cells[exercise.solution].source.split(assignments.BEGIN)[1].split(assignments.END)[0]
+            assert "raise NotImplementedError()" in released and assignments.BEGIN not in released, exercise.name
+            assert not any(line.strip() in released for line in answer.splitlines() if line.strip()), exercise.name
+            check = release.cells[exercise.autograder].source
+            assert check == student.cells[exercise.autograder].source, "the same visible checks as student/"
