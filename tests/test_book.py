@@ -154,7 +154,7 @@ def test_page_loads_with_images_and_math_in_chromium(html, page, tmp_path):
         probe.unlink()
     found = re.search(r'<pre id="book-probe"[^>]*>(.*?)</pre>', dom, re.S)
     assert found, f"{page}: the page did not finish loading (no probe output)"
-    seen = json.loads(found[1].replace("&quot;", '"').replace("&amp;", "&"))
+    seen = json.loads(unescape(found[1]))
     assert seen["broken"] == [], f"{page}: images that did not load"
     if seen["math"]:
         assert seen["mathjax"], f"{page}: has math but MathJax did not load"
