@@ -11,7 +11,7 @@ export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures claims test student checked-outputs unit benchmarks clean
+.PHONY: help env figures claims book test student checked-outputs unit benchmarks clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -30,6 +30,9 @@ figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTE
 claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks (after make figures), then 08: the claims table with intervals
 	$(PY) -m helpers.pipeline --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
+
+book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (no re-execution): build/book/html/index.html
+	$(PY) -m helpers.book
 
 test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
 	MIA_SCALE=smoke MIA_FIGURES_DIR=$(CURDIR)/build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \

@@ -45,6 +45,7 @@ def test_skeleton_and_clean_outputs(path):
         else:
             assert not cell.outputs and cell.execution_count is None, "commit notebooks without outputs"
     assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert "widgets" not in nb.metadata, "saved ipywidgets state (tqdm bars): clear it before committing"
 
 
 def test_pipeline_refuses_undeclared_parameters():

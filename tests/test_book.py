@@ -1,0 +1,162 @@
+"""`make book`: every notebook executed at smoke scale, built into the static book, opened in
+headless Chromium: pages load, images load, math renders, no link is broken, nothing is fetched
+from outside the book."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import warnings
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+from helpers.book import build
+from helpers.pipeline import execute, numbered_notebooks
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if not CHROMIUM and not os.environ.get("CI"):
+    pytest.skip("headless Chromium is not installed (Debian package `chromium`; .ci/run installs it)",
+                allow_module_level=True)
+
+NOTEBOOKS = numbered_notebooks()
+PAGES = ["index.html", "glossary.html"] + [nb.stem + ".html" for nb in NOTEBOOKS]
+
+# Appended to a copy of a page: once MathJax has typeset the page (or at load when the page has no
+# math), write what the browser sees into the DOM, which --dump-dom then prints.
+PROBE = """<script>
+window.addEventListener("load", function () {
+  function report() {
+    var images = Array.from(document.images);
+    var out = {
+      images: images.length,
+      broken: images.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
+                    .map(function (i) { return i.getAttribute("src"); }),
+      math: document.querySelectorAll(".math.notranslate").length,  // Sphinx's math elements
+      typeset: document.querySelectorAll("script[type^='math/tex']").length,
+      rendered: document.querySelectorAll("span.MathJax").length,
+      errors: document.querySelectorAll(".MathJax_Error, .merror").length,
+      mathjax: !!(window.MathJax && window.MathJax.Hub)
+    };
+    var pre = document.createElement("pre");
+    pre.id = "book-probe";
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }
+  if (window.MathJax && window.MathJax.Hub) { MathJax.Hub.Register.StartupHook("End", report); }
+  else { report(); }
+});
+</script>"""
+
+
+class Links(HTMLParser):
+    """Every href/src of a page, the tag it sits on, and the page's ids."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append((tag, attrs.get("rel") or "", attrs[key]))
+
+
+def parse(path: Path) -> Links:
+    parser = Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory) -> Path:
+    """Every notebook at smoke scale. One that fails still leaves its executed copy (papermill
+    writes it with the error): the book is built from it, and nbval reports the failure."""
+    folder = tmp_path_factory.mktemp("executed")
+    failed = []
+    for nb in NOTEBOOKS:
+        try:
+            execute(nb, {"scale": "smoke"}, folder / nb.name, folder.parent / "staging" / nb.stem)
+        except PapermillExecutionError as error:
+            failed.append(f"{nb.name} [{error.exec_count}]: {error.ename}")
+    if failed:
+        warnings.warn(f"built the book from notebooks that failed: {'; '.join(failed)}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def html(executed, tmp_path_factory) -> Path:
+    index = build(executed, tmp_path_factory.mktemp("book"))
+    assert index.exists()
+    return index.parent
+
+
+def test_every_page_exists(html):
+    assert [page for page in PAGES if not (html / page).exists()] == []
+
+
+def test_no_internal_link_is_broken_and_nothing_comes_from_outside(html):
+    pages = {path: parse(path) for path in html.rglob("*.html") if "_static" not in path.parts}
+    broken, external = [], []
+    for path, links in pages.items():
+        for tag, rel, link in links.links:
+            url = urlsplit(link)
+            if url.scheme in ("http", "https", "mailto") or link.startswith("//"):
+                # a link a reader follows is fine; a resource the page loads is not
+                if tag != "a" and not (tag == "link" and rel in ("canonical", "author", "search")):
+                    external.append(f"{path.name}: <{tag}> {link}")
+                continue
+            if url.scheme or (not url.path and not url.fragment):
+                continue
+            target = (path.parent / unquote(url.path)).resolve() if url.path else path
+            if not target.exists():
+                broken.append(f"{path.name}: {link}")
+            elif url.fragment and target.suffix == ".html" and target in pages \
+                    and unquote(url.fragment) not in pages[target].ids:
+                broken.append(f"{path.name}: {link} (no such anchor)")
+    assert broken == [], broken
+    assert external == [], external
+
+
+def test_every_notebook_page_has_its_figures_and_references(html, executed):
+    for nb in NOTEBOOKS:
+        figures = sum(any(kind.startswith("image/") for kind in output.get("data", {}))
+                      for cell in nbformat.read(executed / nb.name, as_version=4).cells
+                      for output in cell.get("outputs", []))
+        text = (html / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert text.count("<img") >= figures, f"{nb.stem}: {figures} figures in the notebook"
+        assert re.search(r"<h3>References", text), f"{nb.stem}: no References section"
+    assert any("<table" in (html / f"{nb.stem}.html").read_text(encoding="utf-8") for nb in NOTEBOOKS)
+    assert '<dl class="simple glossary' in (html / "glossary.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_with_images_and_math_in_chromium(html, page, tmp_path):
+    assert CHROMIUM, "CI must install Debian's chromium (.ci/run does)"
+    probe = html / f"probe-{page}"
+    probe.write_text((html / page).read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
+                     encoding="utf-8")
+    try:
+        dom = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path}",
+             "--virtual-time-budget=30000", "--dump-dom", probe.as_uri()],
+            capture_output=True, text=True, timeout=120, check=True).stdout
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="book-probe"[^>]*>(.*?)</pre>', dom, re.S)
+    assert found, f"{page}: the page did not finish loading (no probe output)"
+    seen = json.loads(unescape(found[1]))
+    assert seen["broken"] == [], f"{page}: images that did not load"
+    if seen["math"]:
+        assert seen["mathjax"], f"{page}: has math but MathJax did not load"
+        assert seen["typeset"] >= seen["math"] and seen["rendered"] >= seen["math"], seen
+        assert seen["errors"] == 0, seen
