@@ -7,6 +7,11 @@ none. On load the checksum and the config are verified; a corrupt entry is recom
 Payloads are loaded with ``weights_only=True``: tensors, numbers, strings, lists and dicts only.
 The sidecar also records what the entry cost: the seconds its computation took and the notebook
 that asked for it (``$MIA_NOTEBOOK``, set by the pipeline); :func:`cost_table` sums them.
+
+Every key includes what changes results bitwise besides the config (:func:`environment_fields`,
+added by :func:`entry_paths`, :func:`save` and :func:`load`): torch's intra-op thread count (1 and
+2 threads sum in a different order and train different weights) and the device type. A run with
+other threads or on another device therefore computes its own entries instead of loading another's.
 """
 from __future__ import annotations
 
@@ -71,8 +76,18 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
         raise
 
 
-def entry_paths(kind: str, config: dict) -> tuple[Path, Path]:
-    key = config_hash(config)
+def environment_fields(device: str | torch.device = "cpu") -> dict:
+    """What changes a result bitwise besides its config: torch's thread count and the device type."""
+    return {"torch_threads": torch.get_num_threads(), "device": torch.device(device).type}
+
+
+def keyed(config: dict, device: str | torch.device = "cpu") -> dict:
+    """``config`` with :func:`environment_fields` added: what an entry is stored and found under."""
+    return {**config, "environment": environment_fields(device)}
+
+
+def entry_paths(kind: str, config: dict, device: str | torch.device = "cpu") -> tuple[Path, Path]:
+    key = config_hash(keyed(config, device))
     folder = paths.cache_dir() / kind
     return folder / f"{key}.pt", folder / f"{key}.json"
 
@@ -80,9 +95,12 @@ def entry_paths(kind: str, config: dict) -> tuple[Path, Path]:
 NOTEBOOK_ENV_VAR = "MIA_NOTEBOOK"
 
 
-def save(kind: str, config: dict, payload: dict, seconds: float | None = None) -> Path:
-    """Store ``payload`` under ``config`` (``seconds``: what computing it took); returns its path."""
-    data_path, meta_path = entry_paths(kind, config)
+def save(kind: str, config: dict, payload: dict, seconds: float | None = None,
+         device: str | torch.device = "cpu") -> Path:
+    """Store ``payload`` under ``config`` computed on ``device`` with this thread count
+    (``seconds``: what computing it took); returns its path."""
+    data_path, meta_path = entry_paths(kind, config, device)
+    config = keyed(config, device)
     _atomic_write(data_path, lambda handle: torch.save(payload, handle))
     meta = {"kind": kind, "config": config, "sha256": _sha256(data_path),
             "cache_version": CACHE_VERSION, "compute_seconds": seconds,
@@ -92,9 +110,10 @@ def save(kind: str, config: dict, payload: dict, seconds: float | None = None) -
     return data_path
 
 
-def load(kind: str, config: dict) -> dict | None:
+def load(kind: str, config: dict, device: str | torch.device = "cpu") -> dict | None:
     """Return the stored payload, or None when absent; a corrupt entry warns and returns None."""
-    data_path, meta_path = entry_paths(kind, config)
+    data_path, meta_path = entry_paths(kind, config, device)
+    config = keyed(config, device)
     if not meta_path.exists():
         return None
     try:
@@ -111,15 +130,17 @@ def load(kind: str, config: dict) -> dict | None:
         return None
 
 
-def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool = False) -> dict:
-    """Load the result for ``config`` or compute, store and return it."""
+def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool = False,
+           device: str | torch.device = "cpu") -> dict:
+    """Load the result for ``config`` computed with this thread count on ``device`` (its type is
+    part of the key), or compute, store and return it."""
     if not overwrite:
-        payload = load(kind, config)
+        payload = load(kind, config, device)
         if payload is not None:
             return payload
     start = time.perf_counter()
     payload = compute()
-    save(kind, config, payload, seconds=time.perf_counter() - start)
+    save(kind, config, payload, seconds=time.perf_counter() - start, device=device)
     return payload
 
 
