@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= quick
 NOTEBOOKS ?=
 SEEDS ?= 1,2
+SWEEP_ARGS ?=
 export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
@@ -27,8 +28,8 @@ env: $(STAMP)  ## Create .venv and install the pinned dependencies (done once)
 figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTEBOOKS=02) and write figures/
 	$(PY) -m helpers.pipeline --scale $(SCALE) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
 
-claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks (after make figures), then 08: the claims table with intervals
-	$(PY) -m helpers.pipeline --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
+claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks on Ray (after make figures; RAY_ADDRESS joins a cluster), then 08
+	$(PY) -m helpers.sweep --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(SWEEP_ARGS)
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (no re-execution): build/book/html/index.html

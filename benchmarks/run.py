@@ -11,12 +11,13 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import bench_attacks, bench_defenses, bench_notebooks, bench_training
+from benchmarks import bench_attacks, bench_defenses, bench_notebooks, bench_sweep, bench_training
 from benchmarks.bench_training import matmul_peak
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTIONS = {"training": bench_training.section, "attacks": bench_attacks.section, "defenses": bench_defenses.section,
-            "notebooks": bench_notebooks.section}  # notebooks: about 25 minutes (every notebook cold, then warm)
+            "notebooks": bench_notebooks.section,  # notebooks: about 25 minutes (every notebook cold, then warm)
+            "sweep": bench_sweep.section}  # sweep: about 3 minutes
 
 
 def main(names: list[str]) -> None:

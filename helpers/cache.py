@@ -12,6 +12,11 @@ An entry path that resolves outside the cache folder (a symbolic link leading ou
 Temporary files of interrupted writes older than an hour are removed the first time a process uses
 the cache folder. Corrupt-entry warnings also go to ``<cache_dir>/warnings.log``, which the pipeline
 prints after each notebook (a warning inside a kernel would otherwise stay in the executed copy).
+
+Every key includes what changes results bitwise besides the config (:func:`environment_fields`,
+added by :func:`entry_paths`, :func:`save` and :func:`load`): torch's intra-op thread count (1 and
+2 threads sum in a different order and train different weights) and the device type. A run with
+other threads or on another device therefore computes its own entries instead of loading another's.
 """
 from __future__ import annotations
 
@@ -76,8 +81,18 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
         raise
 
 
-def entry_paths(kind: str, config: dict) -> tuple[Path, Path]:
-    key = config_hash(config)
+def environment_fields(device: str | torch.device = "cpu") -> dict:
+    """What changes a result bitwise besides its config: torch's thread count and the device type."""
+    return {"torch_threads": torch.get_num_threads(), "device": torch.device(device).type}
+
+
+def keyed(config: dict, device: str | torch.device = "cpu") -> dict:
+    """``config`` with :func:`environment_fields` added: what an entry is stored and found under."""
+    return {**config, "environment": environment_fields(device)}
+
+
+def entry_paths(kind: str, config: dict, device: str | torch.device = "cpu") -> tuple[Path, Path]:
+    key = config_hash(keyed(config, device))
     folder = paths.cache_dir() / kind
     return _inside_cache(folder / f"{key}.pt"), _inside_cache(folder / f"{key}.json")
 
@@ -152,9 +167,12 @@ def warnings_since(offset: int) -> list[str]:
 NOTEBOOK_ENV_VAR = "MIA_NOTEBOOK"
 
 
-def save(kind: str, config: dict, payload: dict, seconds: float | None = None) -> Path:
-    """Store ``payload`` under ``config`` (``seconds``: what computing it took); returns its path."""
-    data_path, meta_path = entry_paths(kind, config)
+def save(kind: str, config: dict, payload: dict, seconds: float | None = None,
+         device: str | torch.device = "cpu") -> Path:
+    """Store ``payload`` under ``config`` computed on ``device`` with this thread count
+    (``seconds``: what computing it took); returns its path."""
+    data_path, meta_path = entry_paths(kind, config, device)
+    config = keyed(config, device)
     _sweep_once()
     _atomic_write(data_path, lambda handle: torch.save(payload, handle))
     meta = {"kind": kind, "config": config, "sha256": _sha256(data_path),
@@ -165,9 +183,10 @@ def save(kind: str, config: dict, payload: dict, seconds: float | None = None) -
     return data_path
 
 
-def load(kind: str, config: dict) -> dict | None:
+def load(kind: str, config: dict, device: str | torch.device = "cpu") -> dict | None:
     """Return the stored payload, or None when absent; a corrupt entry warns and returns None."""
-    data_path, meta_path = entry_paths(kind, config)
+    data_path, meta_path = entry_paths(kind, config, device)
+    config = keyed(config, device)
     _sweep_once()
     if not meta_path.exists():
         return None
@@ -184,15 +203,17 @@ def load(kind: str, config: dict) -> dict | None:
         return None
 
 
-def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool = False) -> dict:
-    """Load the result for ``config`` or compute, store and return it."""
+def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool = False,
+           device: str | torch.device = "cpu") -> dict:
+    """Load the result for ``config`` computed with this thread count on ``device`` (its type is
+    part of the key), or compute, store and return it."""
     if not overwrite:
-        payload = load(kind, config)
+        payload = load(kind, config, device)
         if payload is not None:
             return payload
     start = time.perf_counter()
     payload = compute()
-    save(kind, config, payload, seconds=time.perf_counter() - start)
+    save(kind, config, payload, seconds=time.perf_counter() - start, device=device)
     return payload
 
 

@@ -45,6 +45,7 @@ MIN_SEEDS = 3
 LEVEL = 0.95
 ACCURACY_BUDGET_POINTS = 3.0   # SiftFunnel's "< 3%" accuracy loss, read as percentage points
 SEED_FOLDER = "claims"        # figures/claims/NN_claims_seedS.csv: the rows of seeds >= 1
+DEFAULT_DATASET = "mnist5k"   # the notebooks' default; other datasets: figures/claims/<dataset>/ (every seed)
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
 
 
@@ -282,19 +283,27 @@ def _rule_text(claim: Claim) -> str:
 
 # ---------------------------------------------------------------- files
 
-def seed_file(notebook_number: str, seed: int, folder: Path | None = None) -> Path:
-    """Where ``make claims`` keeps the claim rows of seed >= 1 of one notebook."""
+def seed_file(notebook_number: str, seed: int, folder: Path | None = None, dataset: str | None = None) -> Path:
+    """Where ``make claims`` keeps the claim rows of seed >= 1 of one notebook; the rows of another
+    ``dataset`` than :data:`DEFAULT_DATASET` (every seed, 0 included) go to ``claims/<dataset>/``."""
     folder = Path(folder) if folder is not None else paths.FIGURES
-    return folder / SEED_FOLDER / f"{notebook_number}_claims_seed{seed}.csv"
+    return _seed_folder(folder, dataset) / f"{notebook_number}_claims_seed{seed}.csv"
 
 
-def collect_rows(folder: Path | None = None) -> pd.DataFrame:
-    """Every claim row of every seed present: ``NN_claims.csv`` (seed 0) and ``claims/*.csv``.
+def _seed_folder(folder: Path, dataset: str | None) -> Path:
+    other = dataset not in (None, DEFAULT_DATASET)
+    return folder / SEED_FOLDER / dataset if other else folder / SEED_FOLDER
+
+
+def collect_rows(folder: Path | None = None, dataset: str | None = None) -> pd.DataFrame:
+    """Every claim row of every seed present: ``NN_claims.csv`` (seed 0) and ``claims/*.csv``;
+    for another ``dataset`` than the default, only ``claims/<dataset>/*.csv`` (the sweep's runs).
 
     A (claim, reading, seed) found in two files must have the same value (notebook 02's label-
     smoothing arms are trained for seeds 0-2 by every run of it); otherwise it is an error."""
     folder = Path(folder) if folder is not None else paths.FIGURES
-    files = sorted(folder.glob("[0-9][0-9]_claims.csv")) + sorted((folder / SEED_FOLDER).glob("*_claims_seed*.csv"))
+    published = sorted(folder.glob("[0-9][0-9]_claims.csv")) if dataset in (None, DEFAULT_DATASET) else []
+    files = published + sorted(_seed_folder(folder, dataset).glob("[0-9][0-9]_claims_seed*.csv"))
     frames = [pd.read_csv(f, dtype={"reading": str, "note": str}).assign(file=f.name) for f in files]
     frames = [f for f in frames if "value" in f.columns]
     if not frames:
@@ -311,10 +320,11 @@ def collect_rows(folder: Path | None = None) -> pd.DataFrame:
     return rows.drop_duplicates(["id", "reading", "seed"]).reset_index(drop=True)
 
 
-def collect(folder: Path | None = None) -> pd.DataFrame:
-    """The claims table of every seed present, with the scale each notebook ran at (registry)."""
+def collect(folder: Path | None = None, dataset: str | None = None) -> pd.DataFrame:
+    """The claims table of every seed present (of ``dataset``: see :func:`collect_rows`), with the
+    scale each notebook ran at (registry)."""
     folder = Path(folder) if folder is not None else paths.FIGURES
-    rows = collect_rows(folder)
+    rows = collect_rows(folder, dataset)
     table = claim_table(rows)
     entries = manifest.load(folder)
     numbers = {c: f[:2] for c, f in rows.groupby("id").file.first().items()}

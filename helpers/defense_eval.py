@@ -14,6 +14,7 @@ import inspect
 import pandas as pd
 
 from . import cache
+from .repro import module_device
 from .attacks import edge_features
 from .config import check_list
 from .defenses import Defense, ObservedEdge, from_config
@@ -71,7 +72,7 @@ def probe_features(trained: TrainedClassifier, splits, cut: str, mine_epochs: in
         z = observe_all(ObservedEdge(split(trained.model, cut)[0], trained.defense), splits.aux.x, seed + 3)
         return probe(splits.aux.x, z, mine_epochs, MINE_DIMS, seed)
 
-    return cache.cached("probe", key, compute)
+    return cache.cached("probe", key, compute, device=module_device(trained.model))  # features on its device
 
 
 def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: SuiteBudget, attacks=ATTACKS,

@@ -108,7 +108,8 @@ def radius_dynamics(arms: dict, x_stats: torch.Tensor, cuts) -> pd.DataFrame:
             return {"rows": {k: [r[k] for r in rows] for k in ("epoch", "cut", "radius", "radius_ratio", "test_acc")}}
 
         key = {"classifier": trained.cache_key, "cuts": cuts, "x_stats": digest}
-        frame = pd.DataFrame(cache.cached("radius_dynamics", key, compute)["rows"])
+        frame = pd.DataFrame(cache.cached("radius_dynamics", key, compute,
+                                           device=module_device(trained.model))["rows"])
         frames.append(frame.assign(alpha=alpha, seed=seed)[["alpha", "seed", "epoch", "cut", "radius",
                                                               "radius_ratio", "test_acc"]])
     return pd.concat(frames, ignore_index=True)

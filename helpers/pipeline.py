@@ -85,22 +85,36 @@ SEED_RUN_PARAMETERS = {"02": {"other_datasets": []}}
 CLAIM_NOTEBOOKS = ["02", "04", "05", "06", "07"]
 
 
+def seed_parameters(notebook: Path, scale: str, seed: int, dataset: str | None = None) -> dict:
+    """The parameters of a claims run of ``notebook`` (``make claims`` and helpers/sweep.py)."""
+    other = {"dataset": dataset} if dataset not in (None, claims.DEFAULT_DATASET) else {}
+    return {"scale": scale, "seed": seed, **other, **SEED_RUN_PARAMETERS.get(notebook.name[:2], {})}
+
+
+def keep_claim_rows(rows: bytes, notebook: Path, seed: int, folder: Path | None = None,
+                    dataset: str | None = None) -> Path:
+    """Write one run's claim rows atomically to :func:`helpers.claims.seed_file`; returns the path."""
+    target = claims.seed_file(notebook.name[:2], seed, folder, dataset)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.tmp")
+    partial.write_bytes(rows)
+    partial.replace(target)
+    return target
+
+
 def run_seed(notebook: Path, scale: str, seed: int, folder: Path | None = None) -> float:
     """Execute a claim notebook at ``seed`` >= 1 and keep only its claim rows, as
     ``figures/claims/NN_claims_seedS.csv``: its figures never replace the published seed-0 ones."""
     if seed < 1:
         raise ValueError("seed 0 is the published run: use `make figures`")
-    parameters = {"scale": scale, "seed": seed, **SEED_RUN_PARAMETERS.get(notebook.name[:2], {})}
+    parameters = seed_parameters(notebook, scale, seed)
     check_parameters(notebook, parameters)
     staging = paths.BUILD / "seeds" / f"seed{seed}" / notebook.stem
     seconds = execute(notebook, parameters, paths.BUILD / "executed" / f"seed{seed}" / notebook.name, staging)
     rows = staging / f"{notebook.name[:2]}_claims.csv"
     if not rows.exists():
         raise FileNotFoundError(f"{notebook.name} wrote no {rows.name}: it is not a claim notebook")
-    target = claims.seed_file(notebook.name[:2], seed, folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(rows, staging / "rows.tmp")
-    (staging / "rows.tmp").replace(target)
+    keep_claim_rows(rows.read_bytes(), notebook, seed, folder)
     return seconds
 
 

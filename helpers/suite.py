@@ -31,7 +31,7 @@ from .config import Scale, check_choice
 from .data import Split, Splits
 from .defenses import Defense, ObservedEdge
 from .models import split
-from .repro import module_device
+from .repro import module_device, resolve_device
 from .train import TrainedClassifier, predict
 
 AUX_CHOICES = ("disjoint_aux", "train_set", "test_split")
@@ -216,7 +216,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
                 x_hat = attack.reconstruct(z_eval()[:n_opt] if name in OPTIMISATION_ATTACKS else z_eval())
                 return {"x_hat": x_hat, "seconds": {"fit": fitted - start,
                                                     "reconstruct": time.perf_counter() - fitted}}
-        results[name] = cache.cached("reconstruction", key, compute, overwrite)
+        results[name] = cache.cached("reconstruction", key, compute, overwrite, resolve_device(device))
         keys[name] = key
         return results[name]
 
@@ -237,7 +237,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
         if name not in keys:  # the feature-free baselines: cheap, not cached
             return compute()
         key = {"reconstruction": keys[name], "score_labels": score_labels, "lpips": lpips_available()}
-        return cache.cached("scores", key, compute, overwrite)
+        return cache.cached("scores", key, compute, overwrite, module_device(observed))
 
     labels = dict(cut=cut, defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
                   noise_aware=knowledge.noise_aware)

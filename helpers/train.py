@@ -248,7 +248,8 @@ def train_classifier(config: TrainConfig, splits: Splits, device: str = "auto",
     if len(splits.train) != config.n_train or len(splits.test) != config.n_test:
         raise ValueError("splits do not match config: build them with config.split_kwargs()")
     torch_device = resolve_device(device)
-    payload = cache.cached("classifier", key, lambda: _fit(config, splits, torch_device), overwrite)
+    payload = cache.cached("classifier", key, lambda: _fit(config, splits, torch_device), overwrite,
+                           torch_device)
     model = config.build_model(payload["input_shape"], payload["num_classes"])
     model.load_state_dict(payload["state_dict"])
     return TrainedClassifier(model.eval(), config, payload["history"], payload.get("epoch_states"), key)

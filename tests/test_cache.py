@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import pytest
@@ -150,3 +151,26 @@ def test_the_pipeline_prints_cache_warnings_of_the_kernel(tmp_path, monkeypatch,
     monkeypatch.setattr(papermill, "execute_notebook", kernel_meets_a_corrupt_entry)
     pipeline.execute(tmp_path / "05_cem.ipynb", {}, tmp_path / "executed.ipynb", tmp_path / "staging")
     assert "cache warning: 05_cem: cache entry abc.pt (demo) is corrupt" in capsys.readouterr().err
+
+
+def test_thread_count_and_device_type_are_part_of_the_key():
+    calls = []
+
+    def compute():
+        calls.append(torch.get_num_threads())
+        return {"w": torch.full((1,), float(len(calls)))}
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_thread = cache.cached("demo", {"k": 5}, compute)
+        torch.set_num_threads(2)
+        two_threads = cache.cached("demo", {"k": 5}, compute)
+        again = cache.cached("demo", {"k": 5}, compute)
+        on_cuda = cache.cached("demo", {"k": 5}, compute, device="cuda:1")  # only its type is keyed
+        _, meta_path = cache.entry_paths("demo", {"k": 5}, device="cuda")
+    finally:
+        torch.set_num_threads(threads)
+    assert calls == [1, 2, 2]
+    assert [t["w"].item() for t in (one_thread, two_threads, again, on_cuda)] == [1.0, 2.0, 2.0, 3.0]
+    assert json.loads(meta_path.read_text())["config"]["environment"] == {"torch_threads": 2, "device": "cuda"}

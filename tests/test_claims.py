@@ -173,3 +173,17 @@ def test_readme_shows_the_published_claims():
 def test_a_run_without_rows_gives_an_empty_table():
     table = claims.claim_table(claims.rows_frame([]))
     assert table.empty and "verdict" in table.columns
+
+
+def test_other_datasets_are_collected_apart_from_the_default(tmp_path):
+    claims.rows_frame([claims.record("sift.edge", 0, 43.0)]).to_csv(tmp_path / "04_claims.csv", index=False)
+    for seed, value in [(0, 10.0), (1, 11.0), (2, 12.0)]:
+        target = claims.seed_file("04", seed, tmp_path, dataset="cifar10")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        claims.rows_frame([claims.record("sift.edge", seed, value)]).to_csv(target, index=False)
+    assert claims.seed_file("04", 1, tmp_path, dataset="mnist5k") == claims.seed_file("04", 1, tmp_path)
+    assert target == tmp_path / "claims" / "cifar10" / "04_claims_seed2.csv"
+    assert claims.collect_rows(tmp_path).value.tolist() == [43.0]   # the default dataset only
+    other = claims.collect_rows(tmp_path, dataset="cifar10")
+    assert sorted(zip(other.seed, other.value)) == [(0, 10.0), (1, 11.0), (2, 12.0)]
+    assert claims.collect(tmp_path, dataset="cifar10").set_index("id").loc["sift.edge", "n seeds"] == 3
