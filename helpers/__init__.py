@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["setup_notebook", "Session"]
+__all__ = ["setup_notebook", "Session", "check_injected_parameters"]
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
                    ) -> Session:
     """Resolve the scale (``$MIA_SCALE`` overrides it), seed everything, set the plotting style.
 
-    Refuses, before any work, a seed that is not a non-negative int and a cache or figures folder
+    Refuses, before any work, a parameter name papermill injected that the notebook does not
+    declare (``-p sed 1``), a seed that is not a non-negative int and a cache or figures folder
     that cannot be written.
 
     Prints one line with what was chosen, so an executed notebook records how it was run.
@@ -35,6 +36,7 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     from .config import SCALE_ENV_VAR, check_seed, get_scale
     from .repro import resolve_device, seed_everything
 
+    check_injected_parameters()
     seed = check_seed(seed)
     resolved = get_scale(scale)
     paths.check_writable(paths.cache_dir(), "cache folder", "MIA_CACHE_DIR")
@@ -49,3 +51,47 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     print(f"scale={resolved.name}{source} seed={seed} device={torch_device} torch={torch.__version__} "
           f"threads={torch.get_num_threads()}")
     return Session(resolved, seed, torch_device)
+
+
+INJECTED_HEADER = "# Parameters"   # the first line of the cell papermill injects after the parameters cell
+
+
+def undeclared_parameters(history: list[str]) -> tuple[list[str], list[str]]:
+    """(unknown, declared): the names papermill injected that the parameters cell does not assign.
+
+    ``history`` is the kernel's cell sources in execution order (IPython's ``In``). Papermill puts
+    its injected cell right after the cell tagged ``parameters``; without one nothing is checked.
+    """
+    import ast
+
+    cells = [source for source in history if source.strip()]
+    injected = [i for i, source in enumerate(cells) if source.lstrip().startswith(INJECTED_HEADER)]
+    if not injected or injected[-1] == 0:
+        return [], []
+
+    def assigned(source: str) -> list[str]:
+        names = []
+        for node in ast.parse(source).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+        return names
+
+    declared = assigned(cells[injected[-1] - 1])
+    unknown = [name for name in assigned(cells[injected[-1]]) if name not in declared]
+    return unknown, declared
+
+
+def check_injected_parameters() -> None:
+    """Raise when papermill passed a parameter the notebook does not declare (it would only warn
+    and run on the defaults)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    unknown, declared = undeclared_parameters(list(shell.user_ns.get("In", [])))
+    if unknown:
+        raise ValueError(f"this notebook declares no parameter {', '.join(unknown)}; "
+                         f"its parameters are: {', '.join(declared)} (check the spelling of -p)")

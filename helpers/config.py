@@ -50,7 +50,7 @@ SCALES: dict[str, Scale] = {
     # seconds per notebook: CI and nbval; numbers mean nothing at this scale
     "smoke": Scale("smoke", n_train=512, n_test=256, n_aux=256, epochs=1, batch_size=128,
                    lr=1e-3, decoder_epochs=1, n_eval=64, n_stats=128, n_val=64),
-    # the default: the papers' phenomena visible on a 2-core CPU (../shared/docs/calibration.md)
+    # the default: the papers' phenomena visible on a 2-core CPU (calibrated on a throw-away prototype)
     # (4 classifier epochs: the VGG-style model reaches the 6-epoch accuracy, 0.974 vs 0.972)
     "quick": Scale("quick", n_train=2500, n_test=1000, n_aux=1500, epochs=4, batch_size=128,
                    lr=1e-3, decoder_epochs=6, n_eval=500, n_stats=500, n_val=250),

@@ -123,3 +123,26 @@ def test_setup_notebook_creates_writable_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("MIA_FIGURES_DIR", str(tmp_path / "figures"))
     assert helpers.setup_notebook(scale="smoke", seed=3).seed == 3
     assert list((tmp_path / "cache").iterdir()) == [] and list((tmp_path / "figures").iterdir()) == []
+
+
+def test_an_undeclared_papermill_parameter_is_named():
+    from helpers import undeclared_parameters
+
+    history = ["", "import helpers", 'scale: str = "quick"\nseed: int = 0', "# Parameters\nsed = 1\nscale = \"smoke\"\n",
+               "session = helpers.setup_notebook(scale=scale, seed=seed)"]
+    assert undeclared_parameters(history) == (["sed"], ["scale", "seed"])
+    history[3] = '# Parameters\nseed = 1\n'
+    assert undeclared_parameters(history) == ([], ["scale", "seed"])
+    assert undeclared_parameters(history[:3]) == ([], [])   # no injected cell: JupyterLab, nbval
+
+
+def test_papermill_refuses_a_misspelt_parameter_before_any_work(tmp_path):
+    import papermill
+
+    from helpers import paths
+
+    with pytest.raises(papermill.PapermillExecutionError, match="declares no parameter sed"):
+        papermill.execute_notebook(str(paths.NOTEBOOKS / "00_quickstart.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"sed": 1, "scale": "smoke"}, kernel_name="python3",
+                                   cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    assert not list(tmp_path.glob("*.png"))
