@@ -146,3 +146,14 @@ def test_papermill_refuses_a_misspelt_parameter_before_any_work(tmp_path):
                                    parameters={"sed": 1, "scale": "smoke"}, kernel_name="python3",
                                    cwd=str(paths.NOTEBOOKS), progress_bar=False)
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_an_unknown_grid_cut_fails_instead_of_being_skipped(tmp_path):
+    import papermill
+
+    from helpers import paths
+
+    with pytest.raises(papermill.PapermillExecutionError, match="pool9"):
+        papermill.execute_notebook(str(paths.NOTEBOOKS / "03_attack_evaluation.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"scale": "smoke", "grid_cuts": ["pool9"]}, kernel_name="python3",
+                                   cwd=str(paths.NOTEBOOKS), progress_bar=False)
