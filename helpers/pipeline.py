@@ -55,14 +55,14 @@ def execute(notebook: Path, parameters: dict, executed: Path, staging: Path) -> 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     executed.parent.mkdir(parents=True, exist_ok=True)
-    os.environ["MIA_FIGURES_DIR"] = str(staging)
+    os.environ[paths.FIGURES_ENV_VAR] = str(staging)
     os.environ[cache.NOTEBOOK_ENV_VAR] = notebook.stem  # cache entries record who computed them
     start, logged = time.perf_counter(), cache.warning_log_size()
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
                                    kernel_name="python3", cwd=str(paths.NOTEBOOKS), progress_bar=False)
     finally:
-        os.environ.pop("MIA_FIGURES_DIR", None)
+        os.environ.pop(paths.FIGURES_ENV_VAR, None)
         os.environ.pop(cache.NOTEBOOK_ENV_VAR, None)
         for line in cache.warnings_since(logged):  # the kernel's warnings stay in the executed copy
             print(f"  cache warning: {line}", file=sys.stderr, flush=True)
@@ -80,7 +80,7 @@ def run_notebook(notebook: Path, parameters: dict, folder: Path | None = None) -
     return seconds
 
 
-# What the claims of seeds >= 1 do not need (notebook 02's other datasets feed no claim)
+# The claims runs of helpers/sweep.py (make claims): what they do not need (02's other datasets feed no claim)
 SEED_RUN_PARAMETERS = {"02": {"other_datasets": []}}
 CLAIM_NOTEBOOKS = ["02", "04", "05", "06", "07"]
 
@@ -100,22 +100,6 @@ def keep_claim_rows(rows: bytes, notebook: Path, seed: int, folder: Path | None 
     partial.write_bytes(rows)
     partial.replace(target)
     return target
-
-
-def run_seed(notebook: Path, scale: str, seed: int, folder: Path | None = None) -> float:
-    """Execute a claim notebook at ``seed`` >= 1 and keep only its claim rows, as
-    ``figures/claims/NN_claims_seedS.csv``: its figures never replace the published seed-0 ones."""
-    if seed < 1:
-        raise ValueError("seed 0 is the published run: use `make figures`")
-    parameters = seed_parameters(notebook, scale, seed)
-    check_parameters(notebook, parameters)
-    staging = paths.BUILD / "seeds" / f"seed{seed}" / notebook.stem
-    seconds = execute(notebook, parameters, paths.BUILD / "executed" / f"seed{seed}" / notebook.name, staging)
-    rows = staging / f"{notebook.name[:2]}_claims.csv"
-    if not rows.exists():
-        raise FileNotFoundError(f"{notebook.name} wrote no {rows.name}: it is not a claim notebook")
-    keep_claim_rows(rows.read_bytes(), notebook, seed, folder)
-    return seconds
 
 
 def record_timing(notebook: Path, scale: str, seconds: float) -> None:
@@ -144,13 +128,13 @@ def store_checked_outputs(notebook: Path) -> int:
     refreshed = paths.BUILD / "refresh" / notebook.name
     refreshed.parent.mkdir(parents=True, exist_ok=True)
     os.environ[SCALE_ENV_VAR] = "smoke"
-    os.environ["MIA_FIGURES_DIR"] = str(paths.BUILD / "refresh" / "figures")
+    os.environ[paths.FIGURES_ENV_VAR] = str(paths.BUILD / "refresh" / "figures")
     try:
         papermill.execute_notebook(str(notebook), str(refreshed), kernel_name="python3",
                                    cwd=str(paths.NOTEBOOKS), progress_bar=False)
     finally:
         os.environ.pop(SCALE_ENV_VAR, None)
-        os.environ.pop("MIA_FIGURES_DIR", None)
+        os.environ.pop(paths.FIGURES_ENV_VAR, None)
     source, executed = nbformat.read(notebook, as_version=4), nbformat.read(refreshed, as_version=4)
     stored = 0
     for cell, done in zip(source.cells, executed.cells):
@@ -168,8 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick", help=f"one of {', '.join(SCALES)}")
     parser.add_argument("--only", nargs="*", help="notebook numbers or names, e.g. 00 02")
-    parser.add_argument("--seeds", help="instead: run the claim notebooks (02, 04-07, or --only) at these "
-                        "seeds >= 1, e.g. 1,2, keeping only their claim rows (make claims)")
     parser.add_argument("--store-checked-outputs", action="store_true",
                         help=f"instead: refresh the stored outputs of cells tagged {CHECKED_TAG}")
     args = parser.parse_args(argv)
@@ -182,8 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: ${SCALE_ENV_VAR} is ignored by make figures; the scale is {args.scale}")
     # smoke-scale figures mean nothing: they never replace the published ones
     folder = paths.BUILD / "smoke-figures" if args.scale == "smoke" else paths.FIGURES
-    if args.seeds:
-        return run_seeds(args, folder)
     for notebook in numbered_notebooks(args.only):
         print(f"[{args.scale}] {notebook.name} ...", flush=True)
         try:
@@ -201,32 +181,6 @@ def main(argv: list[str] | None = None) -> int:
             from .claims import collect, update_readme
             print("  README.md claims table " + ("updated" if update_readme(collect()) else "unchanged"))
     return 0
-
-
-def run_seeds(args, folder: Path) -> int:
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise SystemExit(f"--seeds takes integers separated by commas, got {args.seeds!r}")
-    if not seeds or min(seeds) < 1:
-        raise SystemExit("--seeds takes seeds >= 1 (seed 0 is the published run of `make figures`)")
-    notebooks = numbered_notebooks(args.only or CLAIM_NOTEBOOKS)
-    failed = []
-    for seed in seeds:
-        for notebook in notebooks:
-            print(f"[{args.scale}, seed {seed}] {notebook.name} ...", flush=True)
-            try:
-                seconds = run_seed(notebook, args.scale, seed, folder)
-            except Exception as error:
-                failed.append(f"{notebook.name} seed {seed}")
-                print(f"FAILED: {notebook.name} seed {seed}: {type(error).__name__}: "
-                      f"{getattr(error, 'evalue', error)}", file=sys.stderr)
-                continue
-            record_timing(notebook, f"{args.scale} seed {seed}", seconds)
-            print(f"  done in {seconds:.0f} s -> {claims.seed_file(notebook.name[:2], seed, folder)}", flush=True)
-    if failed:
-        print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
