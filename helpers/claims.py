@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import manifest, paths
+from .config import check_seed
 
 VERDICTS = ("reproduced", "same direction", "qualified", "inconclusive", "not reproduced")
 DIRECTIONS = ("greater", "less", "within")
@@ -154,8 +155,7 @@ def record(claim_id: str, seed: int, value: float, reading: str = "", note: str 
     """One measured value of a claim for one seed (and one reading of it), as a CSV row."""
     if claim_id not in CLAIMS:
         raise ValueError(f"unknown claim {claim_id!r}; defined: {', '.join(CLAIMS)}")
-    if type(seed) is not int or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     claim = CLAIMS[claim_id]
     value = float(value)
     if claim.log and value <= 0:
@@ -191,8 +191,8 @@ def t_interval(values, level: float = LEVEL, log: bool = False) -> tuple[float, 
     else:
         half = _t_quantile(0.5 + level / 2, n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
         low, high = mean - half, mean + half
-    back = math.exp if log else float
-    return back(mean), back(low) if n > 1 else math.nan, back(high) if n > 1 else math.nan, n
+    back = math.exp if log else float   # exp(nan) is nan: a single value keeps its NaN interval
+    return back(mean), back(low), back(high), n
 
 
 def _t_quantile(p: float, dof: int) -> float:
@@ -225,8 +225,8 @@ def verdict(claim: Claim, low: float, high: float, n: int) -> str:
 
 
 def judge(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim and reading: seeds, mean, interval and verdict; then one row per claim
-    whose readings disagree is marked ``qualified`` (see :func:`claim_table`)."""
+    """One row per claim and reading: seeds, mean, interval and verdict (:func:`claim_table` then
+    marks a claim whose readings disagree ``qualified``)."""
     out = []
     for (claim_id, reading), part in rows.groupby(["id", "reading"], sort=False):
         claim = CLAIMS[claim_id]

@@ -14,12 +14,12 @@ import inspect
 import pandas as pd
 
 from . import cache
-from .repro import module_device
 from .attacks import edge_features
 from .config import check_list
 from .defenses import Defense, ObservedEdge, from_config
 from .models import cut_points, split
 from .probes import probe
+from .repro import module_device
 from .suite import ATTACKS, AttackerKnowledge, SuiteBudget, observe_all, run_suite
 from .theory import gmm_conditional_entropy_bound
 from .train import TrainConfig, TrainedClassifier, train_classifier
