@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 SCALE ?= quick
 NOTEBOOKS ?=
 SEEDS ?= 1,2
+BUDGET_EPOCHS ?= 6
 SWEEP_ARGS ?=
 export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures claims book test student checked-outputs unit benchmarks clean
+.PHONY: help env figures claims claims-budget book test student checked-outputs unit benchmarks clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -30,6 +31,10 @@ figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTE
 
 claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks on Ray (after make figures; RAY_ADDRESS joins a cluster), then 08
 	$(PY) -m helpers.sweep --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(SWEEP_ARGS)
+	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
+
+claims-budget: $(STAMP)  ## The claims again at another classifier budget (BUDGET_EPOCHS=6; seeds 0-2, ~35 min), then 08
+	$(PY) -m helpers.sweep --scale $(SCALE) --seeds 0,1,2 --set classifier_epochs=$(BUDGET_EPOCHS) $(SWEEP_ARGS)
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (no re-execution): build/book/html/index.html

@@ -16,13 +16,14 @@ class Session:
     device: "object"   # torch.device
 
 
-def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", threads: int | None = None
-                   ) -> Session:
+def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", threads: int | None = None,
+                   classifier_epochs: int = 0) -> Session:
     """Resolve the scale (``$MIA_SCALE`` overrides it), seed everything, set the plotting style.
 
     Refuses, before any work, a parameter name papermill injected that the notebook does not
     declare (``-p sed 1``), a seed that is not a non-negative int and a cache or figures folder
-    that cannot be written.
+    that cannot be written. ``classifier_epochs`` > 0 replaces the scale's classifier budget
+    (:func:`helpers.config.with_classifier_epochs`).
 
     Prints one line with what was chosen, so an executed notebook records how it was run.
     """
@@ -33,12 +34,12 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     import torch
 
     from . import paths
-    from .config import SCALE_ENV_VAR, check_seed, get_scale
+    from .config import SCALE_ENV_VAR, check_seed, get_scale, with_classifier_epochs
     from .repro import resolve_device, seed_everything
 
     check_injected_parameters()
     seed = check_seed(seed)
-    resolved = get_scale(scale)
+    resolved = with_classifier_epochs(get_scale(scale), classifier_epochs)
     paths.check_writable(paths.cache_dir(), "cache folder", "MIA_CACHE_DIR")
     paths.check_writable(paths.figures_dir(), "figures folder", paths.FIGURES_ENV_VAR)
     if threads:
@@ -48,7 +49,8 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     sns.set_theme(context="notebook", style="whitegrid")
     matplotlib.rcParams.update({"pdf.fonttype": 42, "savefig.dpi": 150, "figure.dpi": 80})
     source = f" (from ${SCALE_ENV_VAR})" if os.environ.get(SCALE_ENV_VAR) else ""
-    print(f"scale={resolved.name}{source} seed={seed} device={torch_device} torch={torch.__version__} "
+    epochs = f" classifier_epochs={resolved.epochs}" if classifier_epochs else ""
+    print(f"scale={resolved.name}{source}{epochs} seed={seed} device={torch_device} torch={torch.__version__} "
           f"threads={torch.get_num_threads()}")
     return Session(resolved, seed, torch_device)
 

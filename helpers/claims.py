@@ -283,27 +283,30 @@ def _rule_text(claim: Claim) -> str:
 
 # ---------------------------------------------------------------- files
 
-def seed_file(notebook_number: str, seed: int, folder: Path | None = None, dataset: str | None = None) -> Path:
-    """Where ``make claims`` keeps the claim rows of seed >= 1 of one notebook; the rows of another
-    ``dataset`` than :data:`DEFAULT_DATASET` (every seed, 0 included) go to ``claims/<dataset>/``."""
+def seed_file(notebook_number: str, seed: int, folder: Path | None = None, dataset: str | None = None,
+              variant: str | None = None) -> Path:
+    """Where ``make claims`` keeps the claim rows of seed >= 1 of one notebook. The rows of another
+    ``dataset`` than :data:`DEFAULT_DATASET`, or of a ``variant`` run (other notebook parameters, e.g.
+    ``classifier_epochs6``), every seed 0 included, go to ``claims/<dataset>-<variant>/``."""
     folder = Path(folder) if folder is not None else paths.FIGURES
-    return _seed_folder(folder, dataset) / f"{notebook_number}_claims_seed{seed}.csv"
+    return _seed_folder(folder, dataset, variant) / f"{notebook_number}_claims_seed{seed}.csv"
 
 
-def _seed_folder(folder: Path, dataset: str | None) -> Path:
-    other = dataset not in (None, DEFAULT_DATASET)
-    return folder / SEED_FOLDER / dataset if other else folder / SEED_FOLDER
+def _seed_folder(folder: Path, dataset: str | None, variant: str | None = None) -> Path:
+    parts = ([dataset] if dataset not in (None, DEFAULT_DATASET) else []) + ([variant] if variant else [])
+    return folder / SEED_FOLDER / "-".join(parts) if parts else folder / SEED_FOLDER
 
 
-def collect_rows(folder: Path | None = None, dataset: str | None = None) -> pd.DataFrame:
+def collect_rows(folder: Path | None = None, dataset: str | None = None, variant: str | None = None) -> pd.DataFrame:
     """Every claim row of every seed present: ``NN_claims.csv`` (seed 0) and ``claims/*.csv``;
-    for another ``dataset`` than the default, only ``claims/<dataset>/*.csv`` (the sweep's runs).
+    for another ``dataset`` than the default or a ``variant``, only that run's folder of
+    :func:`seed_file` (the sweep's runs).
 
     A (claim, reading, seed) found in two files must have the same value (notebook 02's label-
     smoothing arms are trained for seeds 0-2 by every run of it); otherwise it is an error."""
     folder = Path(folder) if folder is not None else paths.FIGURES
-    published = sorted(folder.glob("[0-9][0-9]_claims.csv")) if dataset in (None, DEFAULT_DATASET) else []
-    files = published + sorted(_seed_folder(folder, dataset).glob("[0-9][0-9]_claims_seed*.csv"))
+    published = sorted(folder.glob("[0-9][0-9]_claims.csv")) if dataset in (None, DEFAULT_DATASET) and not variant else []
+    files = published + sorted(_seed_folder(folder, dataset, variant).glob("[0-9][0-9]_claims_seed*.csv"))
     frames = [pd.read_csv(f, dtype={"reading": str, "note": str}).assign(file=f.name) for f in files]
     frames = [f for f in frames if "value" in f.columns]
     if not frames:
@@ -320,11 +323,11 @@ def collect_rows(folder: Path | None = None, dataset: str | None = None) -> pd.D
     return rows.drop_duplicates(["id", "reading", "seed"]).reset_index(drop=True)
 
 
-def collect(folder: Path | None = None, dataset: str | None = None) -> pd.DataFrame:
-    """The claims table of every seed present (of ``dataset``: see :func:`collect_rows`), with the
-    scale each notebook ran at (registry)."""
+def collect(folder: Path | None = None, dataset: str | None = None, variant: str | None = None) -> pd.DataFrame:
+    """The claims table of every seed present (of ``dataset`` and ``variant``: see
+    :func:`collect_rows`), with the scale each notebook ran at (registry)."""
     folder = Path(folder) if folder is not None else paths.FIGURES
-    rows = collect_rows(folder, dataset)
+    rows = collect_rows(folder, dataset, variant)
     table = claim_table(rows)
     entries = manifest.load(folder)
     numbers = {c: f[:2] for c, f in rows.groupby("id").file.first().items()}

@@ -66,6 +66,16 @@ def get_scale(name: str | None = None) -> Scale:
     return SCALES[check_choice("scale", name, SCALES)]
 
 
+def with_classifier_epochs(scale: Scale, epochs: int) -> Scale:
+    """``scale`` with ``epochs`` classifier epochs (0: the scale's own budget). The budget-robustness
+    run of the claims (``make claims-budget``) reruns the claim notebooks with another budget; every
+    cache key holds the epochs, so its classifiers never mix with the default run's."""
+    if type(epochs) is not int or epochs < 0:
+        raise ValueError(f"classifier_epochs must be a non-negative integer (0: the scale's {scale.epochs}), "
+                         f"got {epochs!r}")
+    return dataclasses.replace(scale, epochs=epochs) if epochs else scale
+
+
 def check_choice(param: str, value, valid: Iterable) -> str:
     """Return ``value`` if it is one of ``valid``; otherwise raise a ValueError listing them."""
     valid = list(valid)

@@ -4,7 +4,9 @@ transmits, evaluate CEM's bound and measure what its edge costs.
 
 One row per (defense, strength): test accuracy, every attack's mean MSE and SSIM, the worst case
 over attacks (lowest MSE, highest SSIM), the information probes of :mod:`helpers.probes` and the
-edge's parameters, FLOPs and payload.
+edge's parameters, FLOPs and payload. A classifier with a validation split is also attacked on its
+validation images (``val_mse_best``: the worst case there): choices between defenses ("the best
+baseline") are made on that column, never on the scored test images.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from .probes import probe
 from .repro import module_device
 from .suite import ATTACKS, AttackerKnowledge, SuiteBudget, observe_all, run_suite
 from .theory import gmm_conditional_entropy_bound
-from .train import TrainConfig, TrainedClassifier, train_classifier
+from .train import TrainConfig, TrainedClassifier, held_out, train_classifier
 
 MINE_EPOCHS = {"smoke": 5, "quick": 100, "paper": 300}
 MINE_DIMS = 8  # principal components of x and of z given to MINE (see helpers.probes.probe)
@@ -81,8 +83,11 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
 
     The edge cost is that of the edge as deployed (a pruned edge physically smaller); ``probes=False``
     leaves out the information probes (MINE is the slow one)."""
+    selection = held_out(splits, trained.config.n_val) if trained.config.n_val else None
     table, reconstructions, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=list(attacks),
-                                                   seed=seed, device=device)
+                                                   seed=seed, device=device, selection=selection)
+    chosen_on = table[table.images == "selection"] if selection is not None else None
+    table = table[table.images == "test"] if selection is not None else table
     means = table.groupby("attack")[["mse", "ssim"]].mean()
     defense = trained.defense
     row = {"defense": defense.name, "label": label(defense) if trained.config.defense else f"none @ {cut}",
@@ -90,6 +95,7 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
            "val_accuracy": trained.val_accuracy if trained.config.n_val else float("nan"),
            **{f"mse_{a}": means.loc[a, "mse"] for a in attacks}, **{f"ssim_{a}": means.loc[a, "ssim"] for a in attacks},
            "mse_best": means.mse.min(), "best_attack": means.mse.idxmin(), "ssim_best": means.ssim.max(),
+           "val_mse_best": chosen_on.groupby("attack").mse.mean().min() if selection is not None else float("nan"),
            **(probe_features(trained, splits, cut, mine_epochs, seed) if probes else {}),
            **edge_cost(defense.deploy(trained.model, cut), cut)}
     return row, table, reconstructions, evaluation

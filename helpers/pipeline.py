@@ -92,9 +92,9 @@ def seed_parameters(notebook: Path, scale: str, seed: int, dataset: str | None =
 
 
 def keep_claim_rows(rows: bytes, notebook: Path, seed: int, folder: Path | None = None,
-                    dataset: str | None = None) -> Path:
+                    dataset: str | None = None, variant: str | None = None) -> Path:
     """Write one run's claim rows atomically to :func:`helpers.claims.seed_file`; returns the path."""
-    target = claims.seed_file(notebook.name[:2], seed, folder, dataset)
+    target = claims.seed_file(notebook.name[:2], seed, folder, dataset, variant)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.tmp")
     partial.write_bytes(rows)

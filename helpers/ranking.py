@@ -43,3 +43,17 @@ def ranked_table(results: pd.DataFrame, reference: str, accuracy_budget: float,
     table = table.sort_values(["keeps utility", privacy], ascending=[False, False], kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table.reset_index(drop=True)
+
+
+def most_private(rows: pd.DataFrame, chosen_on: str = "val_mse_best") -> pd.Series:
+    """The row with the highest worst-case MSE on the *selection* images (``chosen_on``; the
+    classifiers' validation images, :func:`helpers.defense_eval.evaluate_defense`). It is then
+    reported with its test MSE: choosing it by the test MSE would report a maximum over noisy
+    values of the very numbers compared."""
+    if rows.empty:
+        raise ValueError("no rows to choose from")
+    values = rows[chosen_on]
+    if values.isna().any():
+        raise ValueError(f"{chosen_on} is missing for {list(rows.label[values.isna()])}: "
+                         "evaluate the defenses with a validation split (TrainConfig.n_val)")
+    return rows.loc[values.idxmax()]

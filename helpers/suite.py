@@ -11,7 +11,10 @@ Attacker knowledge is an explicit :class:`AttackerKnowledge`, never hidden in a 
   edge's weights (white box, hybrid) or the cloud's weights and the edge's architecture (query-free).
 
 Images the attacks are scored on (the first ``n_eval`` target-test images) are never used to fit,
-select or stop anything.
+select or stop anything. Choices between defenses are made on a *selection* split instead (the
+classifier's held-out validation images, :func:`helpers.train.held_out`): ``run_suite(...,
+selection=...)`` also reconstructs those with the same fitted attacks, in rows marked
+``images="selection"``.
 """
 from __future__ import annotations
 
@@ -129,7 +132,7 @@ class SuiteBudget:
 def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Defense | None = None,
               knowledge: AttackerKnowledge = AttackerKnowledge(), budget: SuiteBudget = SuiteBudget(),
               attacks=ATTACKS, seed: int = 0, device: str = "auto", overwrite: bool = False,
-              score_labels: bool = True):
+              score_labels: bool = True, selection: Split | None = None):
     """Fit and run ``attacks`` at ``cut``; returns (per-image DataFrame, {attack: x̂}, evaluation split).
 
     ``attacks`` may also name the :data:`BASELINES`. Every image's features pass through
@@ -137,6 +140,11 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     uses. White-box and hybrid reconstructions cover the first ``budget.n_optimisation`` evaluation
     images, the others all ``n_eval``. Reconstructions are cached by the full configuration.
     ``score_labels=False`` skips classifying the reconstructions (the ``recon_correct`` column).
+
+    ``selection`` (images disjoint from the attacker's and the scored ones, e.g. the classifier's
+    validation split): every fitted attack also reconstructs them (the optimisation attacks the first
+    ``budget.n_optimisation``), and the table gains their rows, with a column ``images`` that is
+    ``"test"`` for the scored rows and ``"selection"`` for these; choices are made on the latter.
     """
     defense = _deployed_defense(trained, cut, defense)
     for name in attacks:
@@ -146,6 +154,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     budget = dataclasses.replace(budget, n_eval=min(budget.n_eval, len(splits.test)))
     n_opt = budget.n_optimisation
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
+    if selection is not None:
+        _check_disjoint(selection, {"the attacker's auxiliary images": aux, "the scored images": evaluation})
     # one noise stream for the attacker's queries and one for the scored images; each is computed only
     # when an attack is fitted, a reconstruction made or a baseline drawn (a cached attack needs neither)
     @functools.cache
@@ -155,6 +165,17 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     @functools.cache
     def z_aux() -> torch.Tensor:  # the attacker's training features: computed only when an attack is fitted
         return observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
+
+    @functools.cache
+    def z_selection() -> torch.Tensor:
+        return observe_all(observed, selection.x, seed + 4)
+
+    def reconstruct_selection(attack, **init) -> dict:
+        """The selection images' reconstructions by an attack already fitted (empty without them)."""
+        if selection is None:
+            return {}
+        z = z_selection()[:n_opt] if attack_is_optimisation(attack) else z_selection()
+        return {"x_hat_selection": attack.reconstruct(z, **init)}
 
     image_shape = tuple(evaluation.x.shape[1:])
     feature_shape = tuple(observe_all(observed, evaluation.x[:1], seed).shape[1:])
@@ -184,7 +205,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     # the classifier's key is nested: its training seed must not be overwritten by the attack seed
     context = {"classifier": trained.weights_key, "cut": cut, "defense": defense.config(),
                "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
-               "eval_index": cache.config_hash({"i": evaluation.index.tolist()})}
+               "eval_index": cache.config_hash({"i": evaluation.index.tolist()}),
+               **({"selection_index": cache.config_hash({"i": selection.index.tolist()})} if selection is not None else {})}
     results, keys = {}, {}
 
     def run(name: str) -> dict:
@@ -203,8 +225,9 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
                 start = time.perf_counter()
                 x_hat = attack.reconstruct(z_eval()[:n_opt], init=decoder["x_hat"][:n_opt])
                 per_image = decoder["seconds"]["reconstruct"] / budget.n_eval
-                return {"x_hat": x_hat, "seconds": {"fit": decoder["seconds"]["fit"],
-                                                    "reconstruct": per_image * n_opt + time.perf_counter() - start}}
+                seconds = {"fit": decoder["seconds"]["fit"], "reconstruct": per_image * n_opt + time.perf_counter() - start}
+                chosen = ({"init": decoder["x_hat_selection"][:n_opt]} if selection is not None else {})
+                return {"x_hat": x_hat, "seconds": seconds, **reconstruct_selection(attack, **chosen)}
         else:
             attack = builders[name]()
             key = {**context, **attack.config(), **({"n_optimisation": n_opt} if name in OPTIMISATION_ATTACKS else {})}
@@ -214,8 +237,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
                 attack.fit(aux.x, z_aux(), aux.y)
                 fitted = time.perf_counter()
                 x_hat = attack.reconstruct(z_eval()[:n_opt] if name in OPTIMISATION_ATTACKS else z_eval())
-                return {"x_hat": x_hat, "seconds": {"fit": fitted - start,
-                                                    "reconstruct": time.perf_counter() - fitted}}
+                seconds = {"fit": fitted - start, "reconstruct": time.perf_counter() - fitted}
+                return {"x_hat": x_hat, "seconds": seconds, **reconstruct_selection(attack)}
         results[name] = cache.cached("reconstruction", key, compute, overwrite, resolve_device(device))
         keys[name] = key
         return results[name]
@@ -244,7 +267,25 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     table = pd.concat([evaluate({name: x_hat}, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)],
                                 seconds={name: results[name]["seconds"]}, scores={name: scores(name, x_hat)}, **labels)
                        for name, x_hat in reconstructions.items()], ignore_index=True)
+    if selection is not None:  # MSE, PSNR, SSIM (LPIPS) of the selection images: cheap, not cached
+        chosen = {name: results[name]["x_hat_selection"] if name in keys
+                  else _baseline(name, aux, cloud, z_selection()) for name in attacks}
+        table = pd.concat([table.assign(images="test"),
+                           *[evaluate({name: x_hat}, selection.x[:len(x_hat)], **labels).assign(images="selection")
+                             for name, x_hat in chosen.items()]], ignore_index=True)
     return table, reconstructions, evaluation
+
+
+def attack_is_optimisation(attack) -> bool:
+    return isinstance(attack, WhiteBoxOptimizationAttack)
+
+
+def _check_disjoint(selection: Split, others: dict) -> None:
+    """Selection images must be neither the attacker's nor the scored ones (indices into one dataset)."""
+    chosen = set(selection.index.tolist())
+    for what, part in others.items():
+        if chosen & set(part.index.tolist()):
+            raise ValueError(f"the selection images overlap {what}: choices would be made on them")
 
 
 def _deployed_defense(trained: TrainedClassifier, cut: str, defense: Defense | None) -> Defense:

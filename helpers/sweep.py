@@ -11,6 +11,9 @@ wrote (claim rows and figure data); the driver writes them:
   ``make claims`` always did); on another dataset, every seed, to ``figures/claims/<dataset>/``
   (:func:`helpers.claims.seed_file`). Seed 0 on the default dataset is the published run of
   ``make figures``: the sweep never replaces it. Smoke runs write to ``build/smoke-figures``.
+* ``--set NAME=VALUE`` changes a notebook parameter in every job (``make claims-budget`` reruns the
+  claims with ``classifier_epochs=6``): such a *variant* keeps all its seeds, 0 included, apart,
+  in ``figures/claims/<variant>/`` (e.g. ``classifier_epochs6``), and in its own ``<out>`` folders.
 
 **Done.** ``done.json`` records a job's key: a hash of the notebook file, its parameters and the
 code it ran (the contents of ``helpers/*.py``, so uncommitted edits count; the git revision is
@@ -25,6 +28,7 @@ is retried (``--retries``) and named at the end. Run ``python -m helpers.sweep -
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -49,6 +53,7 @@ class Job:
     scale: str
     seed: int
     dataset: str = claims.DEFAULT_DATASET
+    overrides: tuple = ()   # ((parameter, value), ...), sorted: a variant of the default run
 
     @property
     def path(self) -> Path:
@@ -56,19 +61,44 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.notebook} [{self.scale}, seed {self.seed}, {self.dataset}]"
+        variant = f", {self.variant}" if self.overrides else ""
+        return f"{self.notebook} [{self.scale}, seed {self.seed}, {self.dataset}{variant}]"
+
+    @property
+    def variant(self) -> str | None:
+        """``classifier_epochs6`` for ``(("classifier_epochs", 6),)``; None for the default run."""
+        return "-".join(f"{name}{value}" for name, value in self.overrides) or None
 
     def parameters(self) -> dict:
-        return pipeline.seed_parameters(self.path, self.scale, self.seed, self.dataset)
+        return {**pipeline.seed_parameters(self.path, self.scale, self.seed, self.dataset), **dict(self.overrides)}
 
     def folder(self, out: Path) -> Path:
-        return Path(out) / self.scale / self.dataset / f"seed{self.seed}" / self.notebook
+        dataset = "-".join([self.dataset] + ([self.variant] if self.overrides else []))
+        return Path(out) / self.scale / dataset / f"seed{self.seed}" / self.notebook
 
 
-def grid(notebooks: list[str], seeds: list[int], datasets: list[str], scales: list[str]) -> list[Job]:
-    """Every combination, notebooks given by number or name (as ``make figures --only``)."""
-    return [Job(nb.stem, scale, seed, dataset) for scale in scales for dataset in datasets
+def grid(notebooks: list[str], seeds: list[int], datasets: list[str], scales: list[str],
+         overrides: dict | None = None) -> list[Job]:
+    """Every combination, notebooks given by number or name (as ``make figures --only``), each with
+    the parameter ``overrides``."""
+    fixed = tuple(sorted((overrides or {}).items()))
+    return [Job(nb.stem, scale, seed, dataset, fixed) for scale in scales for dataset in datasets
             for seed in seeds for nb in pipeline.numbered_notebooks(notebooks)]
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` with a Python literal value (``classifier_epochs=6``) -> (NAME, VALUE); a value
+    that names no literal is kept as a string. Names and values must be safe in a folder name."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value
+    if not isinstance(parsed, (bool, int, float, str)) or not str(parsed).replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"--set takes a number or a plain word as value, got {value!r}")
+    return name, parsed
 
 
 # ------------------------------------------------------------------ what "done" means
@@ -134,9 +164,10 @@ def write_result(job: Job, result: dict, out: Path, figures: Path | None, code: 
         (folder / name).write_bytes(data)
         written.append(folder / name)
     rows = result["files"].get(f"{job.notebook[:2]}_claims.csv")
-    published_run = job.seed == 0 and job.dataset == claims.DEFAULT_DATASET
+    published_run = job.seed == 0 and job.dataset == claims.DEFAULT_DATASET and not job.overrides
     if rows is not None and not published_run:
-        written.append(pipeline.keep_claim_rows(rows, job.path, job.seed, figures_folder(job, figures), job.dataset))
+        written.append(pipeline.keep_claim_rows(rows, job.path, job.seed, figures_folder(job, figures), job.dataset,
+                                                job.variant))
     record = {"key": job_key(job, code), "job": asdict(job), "parameters": job.parameters(),
               "revision": manifest.git_revision(), "seconds": round(result["seconds"], 1),
               "node": result["node"], "outputs": [str(p) for p in written]}
@@ -212,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1,2", help="e.g. 1,2 (seed 0 of mnist5k keeps no claim rows)")
     parser.add_argument("--datasets", default=claims.DEFAULT_DATASET, help="e.g. mnist5k,cifar10")
     parser.add_argument("--scales", "--scale", default="quick", help=f"some of {', '.join(SCALES)}")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                        help="a notebook parameter for every job, e.g. classifier_epochs=6 (a variant run: "
+                        "all its seeds go to figures/claims/<variant>/)")
     parser.add_argument("--address", help="a running Ray cluster, e.g. 10.0.0.1:6379 (default: $RAY_ADDRESS, "
                         "else a local instance)")
     parser.add_argument("--cpus-per-task", type=float, default=2, help="Ray CPUs per task (default 2)")
@@ -226,7 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         check_choice("scale", scale, SCALES)
     if args.address:
         os.environ["RAY_ADDRESS"] = args.address
-    jobs = grid(args.notebooks, _integers(args.seeds), [d.strip() for d in args.datasets.split(",")], scales)
+    try:
+        overrides = dict(parse_setting(text) for text in args.settings)
+    except ValueError as error:
+        raise SystemExit(str(error))
+    jobs = grid(args.notebooks, _integers(args.seeds), [d.strip() for d in args.datasets.split(",")], scales, overrides)
+    for job in jobs[:len(pipeline.numbered_notebooks(args.notebooks))]:   # unknown names fail before any run
+        pipeline.check_parameters(job.path, job.parameters())
     report = sweep(jobs, args.out, args.figures, args.cpus_per_task, args.cuda, args.retries)
     print(f"{len(report.finished)} job(s) run, {len(report.skipped)} already done, {len(report.failed)} failed")
     for name, error in report.failed.items():

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from . import cache
 from .config import Scale, check_choice, check_range
-from .data import DATASETS, Splits, fit_sizes
+from .data import DATASETS, Split, Splits, fit_sizes
 from .models import ARCHS, SplittableNet, build_model, check_cut, split
 from .repro import module_device, resolve_device, seed_everything
 
@@ -187,6 +187,15 @@ def validation_split(splits: Splits, n_val: int):
     x, y = splits.train.x, splits.train.y
     keep = len(y) - n_val
     return x[:keep], y[:keep], x[keep:], y[keep:]
+
+
+def held_out(splits: Splits, n_val: int) -> Split:
+    """The validation images of :func:`validation_split` as a :class:`Split` (with their dataset
+    indices): what choices between defenses are made on, never trained or scored on."""
+    if not 0 < n_val < len(splits.train):
+        raise ValueError(f"n_val must lie in [1, {len(splits.train) - 1}], got {n_val}")
+    keep = len(splits.train) - n_val
+    return Split(splits.train.x[keep:], splits.train.y[keep:], splits.train.index[keep:])
 
 
 def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -50,3 +51,15 @@ def test_checks():
         check_range("rate", "high", 0, 1)
     with pytest.raises(ValueError):
         check_range("rate", 1.0, 0, 1)  # upper end excluded by default
+
+
+def test_classifier_epochs_override_the_scale_and_nothing_else():
+    from helpers.config import with_classifier_epochs
+
+    quick = get_scale("quick")
+    assert with_classifier_epochs(quick, 0) is quick
+    six = with_classifier_epochs(quick, 6)
+    assert six.epochs == 6 and dataclasses.replace(six, epochs=quick.epochs) == quick
+    for bad in (-1, 2.5, "6", True):
+        with pytest.raises(ValueError, match="classifier_epochs"):
+            with_classifier_epochs(quick, bad)

@@ -61,3 +61,17 @@ def test_budget_can_be_checked_on_another_accuracy_column():
     on_val = ranked_table(frame, "none", 0.03, budget_on="val_accuracy").set_index("label")["keeps utility"]
     assert on_test.to_dict() == {"none": True, "a": True, "b": False}
     assert on_val.to_dict() == {"none": True, "a": False, "b": True}
+
+
+def test_most_private_is_chosen_on_the_selection_column_not_the_scored_one():
+    import pandas as pd
+
+    from helpers.ranking import most_private
+
+    rows = pd.DataFrame({"label": ["a", "b", "c"], "mse_best": [0.9, 0.5, 0.1], "val_mse_best": [0.2, 0.6, 0.3]})
+    assert most_private(rows).label == "b"            # not "a", the maximum of the scored MSE
+    assert most_private(rows, "mse_best").label == "a"
+    with pytest.raises(ValueError, match="no rows"):
+        most_private(rows.iloc[:0])
+    with pytest.raises(ValueError, match="missing for \\['c'\\]"):
+        most_private(rows.assign(val_mse_best=[0.2, 0.6, float("nan")]))

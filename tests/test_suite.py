@@ -177,3 +177,36 @@ def test_warm_run_reuses_scores_and_computes_no_features(setting, monkeypatch):
     assert calls["observe"] == 1 + 8      # one image for the feature shape, the scored ones for the baseline
     assert again.drop(columns=["seconds_fit", "seconds_reconstruct"], errors="ignore").equals(
         first.drop(columns=["seconds_fit", "seconds_reconstruct"], errors="ignore"))
+
+
+def test_selection_images_are_reconstructed_by_the_same_fitted_attacks(setting):
+    """Choices are made on held-out validation images: every attack, fitted once, also reconstructs
+    them; the scored rows are exactly those of a run without selection."""
+    from helpers.train import held_out
+
+    config, splits = setting
+    config = dataclasses.replace(config, n_val=64)
+    trained = train_classifier(config, splits, device="cpu")
+    selection = held_out(splits, config.n_val)
+    assert torch.equal(selection.index, splits.train.index[-64:])
+    budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, white_box_steps=3, hybrid_steps=3, shadow_epochs=1,
+                         n_eval=8, n_eval_optimisation=3)
+    attacks = ["inverse_network", "hybrid", "white_box", "mean_image"]
+    plain, _, _ = run_suite(trained, splits, "pool1", budget=budget, attacks=attacks, device="cpu")
+    table, recon, evaluation = run_suite(trained, splits, "pool1", budget=budget, attacks=attacks, device="cpu",
+                                         selection=selection)
+    scored = table[table.images == "test"].drop(columns="images").reset_index(drop=True)
+    assert scored[["attack", "image", "mse"]].equals(plain[["attack", "image", "mse"]])
+    chosen = table[table.images == "selection"]
+    assert chosen.groupby("attack").size().to_dict() == {"inverse_network": 64, "hybrid": 3, "white_box": 3,
+                                                         "mean_image": 64}
+    # the mean-image baseline on the selection images, by hand
+    by_hand = ((splits.aux.x.mean(0, keepdim=True) - selection.x) ** 2).mean(dim=(1, 2, 3))
+    assert torch.allclose(torch.tensor(chosen[chosen.attack == "mean_image"].mse.to_numpy()), by_hand.double(),
+                          atol=1e-6)
+    with pytest.raises(ValueError, match="overlap the scored images"):
+        run_suite(trained, splits, "pool1", budget=budget, attacks=["mean_image"], device="cpu",
+                  selection=attacker_data(splits, AttackerKnowledge(), 8)[1])
+    with pytest.raises(ValueError, match="overlap the attacker"):
+        run_suite(trained, splits, "pool1", budget=budget, attacks=["mean_image"], device="cpu",
+                  knowledge=AttackerKnowledge(aux="train_set"), selection=held_out(splits, 500))

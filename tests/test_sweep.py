@@ -26,6 +26,26 @@ def test_grid_covers_every_combination():
         "scale": "paper", "seed": 2, "dataset": "cifar10"}
 
 
+def test_a_variant_run_keeps_every_seed_apart(tmp_path):
+    """``--set classifier_epochs=6``: the parameter reaches every job; its rows, seed 0 included,
+    go to figures/claims/classifier_epochs6/, never to the published files."""
+    assert sweep.parse_setting("classifier_epochs=6") == ("classifier_epochs", 6)
+    for bad in ("classifier_epochs", "6=6", "x=../up", "x=[1, 2]"):
+        with pytest.raises(ValueError):
+            sweep.parse_setting(bad)
+    [job] = sweep.grid(["04"], [0], ["mnist5k"], ["quick"], {"classifier_epochs": 6})
+    assert job.parameters() == {"scale": "quick", "seed": 0, "classifier_epochs": 6}
+    assert job.variant == "classifier_epochs6" and "classifier_epochs6" in job.name
+    assert job.folder(tmp_path) == tmp_path / "quick" / "mnist5k-classifier_epochs6" / "seed0" / "04_siftfunnel"
+    rows = claims.rows_frame([claims.record("sift.edge", 0, 43.0)]).to_csv(index=False).encode()
+    written = sweep.write_result(job, {"executed": b"{}", "files": {"04_claims.csv": rows}, "seconds": 1.0,
+                                       "node": "here"}, tmp_path / "out", tmp_path / "figures", "code")
+    assert tmp_path / "figures" / "claims" / "classifier_epochs6" / "04_claims_seed0.csv" in written
+    assert claims.collect_rows(tmp_path / "figures", variant="classifier_epochs6").value.tolist() == [43.0]
+    with pytest.raises(FileNotFoundError):   # the default run sees none of the variant's rows
+        claims.collect_rows(tmp_path / "figures")
+
+
 def test_a_gpu_is_asked_for_paper_scale_with_cuda_only():
     options = {(scale, cuda): sweep.task_options(sweep.Job("00_quickstart", scale, 1), 2, cuda, 1)["num_gpus"]
                for scale in ("quick", "paper") for cuda in (False, True)}
