@@ -83,12 +83,12 @@ def section(peak: float | None = None) -> list[str]:
             f"at quick ({CLAIMS_QUICK_SECONDS / 60:.0f} min by the notebooks section).", ""]
 
 
-def replace_section(text: str, lines: list[str]) -> str:
-    """RESULTS.md with this benchmark's section replaced (or appended); other sections kept."""
-    start = text.find(TITLE)
+def replace_section(text: str, lines: list[str], title: str = TITLE) -> str:
+    """RESULTS.md with the section headed ``title`` replaced (or appended); other sections kept."""
+    start = text.find(title)
     if start < 0:
         return text.rstrip("\n") + "\n\n" + "\n".join(lines)
-    end = text.find("\n## ", start + len(TITLE))
+    end = text.find("\n## ", start + len(title))
     return text[:start] + "\n".join(lines) + (text[end:] if end >= 0 else "")
 
 
