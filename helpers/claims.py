@@ -238,6 +238,28 @@ def judge(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+REVERSAL = {"reproduced", "not reproduced"}
+
+
+def compare_runs(rows_a: pd.DataFrame, rows_b: pd.DataFrame, names: tuple[str, str] = ("a", "b")) -> pd.DataFrame:
+    """Each claim reading judged in two runs (e.g. two classifier budgets), side by side.
+
+    ``change``: ``same``; ``reversed`` when one run reproduces what the other does not (the rule
+    then needs the two intervals on opposite sides of the threshold: they cannot overlap, so a
+    reversal is a measured dependence on what differs between the runs, never seed noise); ``moved``
+    otherwise (e.g. reproduced in one, inconclusive in the other: the interval says the question is
+    open). ``overlap``: whether the two intervals share a point. Readings measured in one run only
+    are left out."""
+    a, b = judge(rows_a), judge(rows_b)
+    both = a.merge(b, on=["id", "reading"], suffixes=(f" {names[0]}", f" {names[1]}"))
+    va, vb = both[f"verdict {names[0]}"], both[f"verdict {names[1]}"]
+    both["change"] = ["same" if x == y else "reversed" if {x, y} == REVERSAL else "moved" for x, y in zip(va, vb)]
+    both["overlap"] = ((both[f"low {names[0]}"] <= both[f"high {names[1]}"])
+                       & (both[f"low {names[1]}"] <= both[f"high {names[0]}"]))
+    order = {claim_id: i for i, claim_id in enumerate(CLAIMS)}
+    return both.sort_values("id", key=lambda ids: ids.map(order), kind="stable").reset_index(drop=True)
+
+
 def claim_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per claim in definition order: the paper's side, ours (each reading's mean and
     interval) and the verdict; a claim whose readings disagree is ``qualified``."""

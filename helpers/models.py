@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import check_choice, check_list
 
-INPUT_SHAPES = ((1, 28, 28), (3, 32, 32))
+INPUT_SHAPES = ((1, 28, 28), (3, 32, 32), (3, 64, 64))  # 64×64: CIFAR-10 as GPZ and SiftFunnel resize it
 
 
 class SplittableNet(nn.Module):

@@ -187,3 +187,20 @@ def test_other_datasets_are_collected_apart_from_the_default(tmp_path):
     other = claims.collect_rows(tmp_path, dataset="cifar10")
     assert sorted(zip(other.seed, other.value)) == [(0, 10.0), (1, 11.0), (2, 12.0)]
     assert claims.collect(tmp_path, dataset="cifar10").set_index("id").loc["sift.edge", "n seeds"] == 3
+
+
+def test_two_runs_compared_reading_by_reading():
+    """gpz.split_gain (> 4×): vgg reproduced in both; resnet reproduced, then inconclusive (moved);
+    constant reproduced, then not reproduced (reversed: the intervals cannot overlap)."""
+    a = claims.rows_frame(_rows({"vgg": [30.0, 40.0, 35.0], "resnet": [20.0, 25.0, 30.0],
+                                 "constant": [10.0, 11.0, 12.0], "only in a": [9.0, 9.0, 9.0]}))
+    b = claims.rows_frame(_rows({"vgg": [33.0, 38.0, 35.0], "resnet": [1.0, 30.0, 8.0],
+                                 "constant": [0.5, 0.6, 0.7]}))
+    both = claims.compare_runs(a, b, names=("4 epochs", "6 epochs")).set_index("reading")
+    assert list(both.index) == ["vgg", "resnet", "constant"]
+    assert both.change.to_dict() == {"vgg": "same", "resnet": "moved", "constant": "reversed"}
+    assert both.overlap.to_dict() == {"vgg": True, "resnet": True, "constant": False}
+    assert both.loc["constant", "verdict 4 epochs"] == "reproduced"
+    assert both.loc["constant", "verdict 6 epochs"] == "not reproduced"
+    # geometric mean of 0.5, 0.6, 0.7 on the log scale
+    assert both.loc["constant", "mean 6 epochs"] == pytest.approx((0.5 * 0.6 * 0.7) ** (1 / 3))

@@ -38,6 +38,11 @@ def test_paper_scale_fits_the_embedded_dataset():
 
     config = TrainConfig.from_scale(SCALES["paper"], data=load_dataset("mnist5k"))
     assert (config.n_train, config.n_test, config.n_aux, config.dataset) == (3571, 714, 714, "mnist5k")
+    # the notebooks' validation split (paper: 5,000 of 50,000) shrinks in proportion: 5000·3571//50000
+    with_val = TrainConfig.from_scale(SCALES["paper"], data=load_dataset("mnist5k"), n_val=SCALES["paper"].n_val)
+    assert with_val.n_val == 357
+    quick = TrainConfig.from_scale(SCALES["quick"], data=load_dataset("mnist5k"), n_val=250)
+    assert (quick.n_train, quick.n_val) == (2500, 250)   # nothing to shrink at quick
 
 
 @pytest.fixture(scope="module")
