@@ -278,14 +278,14 @@ class DDPM(nn.Module):
         return F.mse_loss(self.denoiser(self.q_sample(x0, t, noise), t), noise)
 
     def reverse(self, x_t: torch.Tensor, t_start: int, generator: torch.Generator,
-                guide: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None = None) -> torch.Tensor:
-        """Denoise ``x_t`` (at step ``t_start``) down to images in [0, 1]. ``guide(x_t, x̂0, t)``, where
+                guide: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """Denoise ``x_t`` (at step ``t_start``) down to images in [0, 1]. ``guide(x_t, x̂0)``, where
         x̂0 depends differentiably on x_t, returns a correction subtracted from every x_{t−1}."""
         for t in tqdm(reversed(range(t_start)), total=t_start, desc="reverse diffusion", leave=False):
             with torch.enable_grad() if guide is not None else torch.no_grad():
                 x_in = x_t.detach().requires_grad_(guide is not None)
                 x0 = self.predict_x0(x_in, t, self.eps(x_in, t))
-                correction = guide(x_in, x0, t) if guide is not None else 0.0
+                correction = guide(x_in, x0) if guide is not None else 0.0
             x_t = self.posterior_step(x0.detach().clamp(-1, 1), x_in.detach(), t, generator) - correction
         return self.to_images(x_t.detach())
 
