@@ -59,7 +59,7 @@ class _PriorAttack:
         self.prior = trained_prior(self.prior_config, _AuxImages(x_aux, index), self.device)
         return self
 
-    def _inputs(self, z: torch.Tensor, init: torch.Tensor | None) -> nn.Module:
+    def _frozen_edge(self, z: torch.Tensor, init: torch.Tensor | None) -> nn.Module:
         """Check the call; return a frozen eval-mode copy of the edge (the deployed one is untouched,
         and in eval mode each image's features depend on that image alone)."""
         if self.prior is None:
@@ -94,7 +94,7 @@ class LatentSearchAttack(_PriorAttack):
 
     def reconstruct(self, z: torch.Tensor, init: torch.Tensor | None = None) -> torch.Tensor:
         """x̂ = G(ŵ) for features ``z``; ``init`` images: start at their encoder mean instead of w = 0."""
-        edge = self._inputs(z, init)
+        edge = self._frozen_edge(z, init)
         vae = self.prior.model
         parts = []
         for z_part, init_part in self._batches(z, init):
@@ -146,7 +146,7 @@ class DiffusionGuidedAttack(_PriorAttack):
     def reconstruct(self, z: torch.Tensor, init: torch.Tensor | None = None) -> torch.Tensor:
         """x̂ for features ``z``: a guided draw from the prior; with ``init``, from those images noised
         to step :attr:`t_start`. Repeatable: the noise comes from a generator seeded with ``seed``."""
-        edge = self._inputs(z, init)
+        edge = self._frozen_edge(z, init)
         ddpm = self.prior.model
         generator = torch.Generator().manual_seed(self.seed)
         parts = []
