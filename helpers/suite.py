@@ -168,8 +168,9 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
 
     ``attacks`` may also name the :data:`BASELINES` and the opt-in :data:`PRIOR_ATTACKS`. Every
     image's features pass through :class:`ObservedEdge` (``observe(edge(x), defense)``), the same path
-    the classifier's inference uses. The :data:`OPTIMISATION_ATTACKS`' reconstructions cover the first ``budget.n_optimisation``
-    evaluation images, the others all ``n_eval``. Reconstructions are cached by the full configuration.
+    the classifier's inference uses. The :data:`OPTIMISATION_ATTACKS`' reconstructions cover the
+    first ``budget.n_optimisation`` evaluation images, the others all ``n_eval``. Reconstructions are
+    cached by the full configuration.
     ``score_labels=False`` skips classifying the reconstructions (the ``recon_correct`` column).
 
     ``selection`` (images disjoint from the attacker's and the scored ones, e.g. the classifier's
