@@ -46,6 +46,12 @@ def test_skeleton_and_clean_outputs(path):
             assert not cell.outputs and cell.execution_count is None, "commit notebooks without outputs"
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert "widgets" not in nb.metadata, "saved ipywidgets state (tqdm bars): clear it before committing"
+    # a cell without an id gets a random one whenever nbformat normalises the notebook: the student
+    # copies (and any other rendering) would then differ on every run
+    import json
+    raw = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert all("id" in cell for cell in raw), "give every cell an id (nbformat.validator.normalize)"
+    assert len({cell["id"] for cell in raw}) == len(raw), "cell ids must be unique"
 
 
 def test_pipeline_refuses_undeclared_parameters():
