@@ -13,7 +13,7 @@ export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures claims claims-budget book test student checked-outputs unit benchmarks clean
+.PHONY: help env figures claims claims-budget claims-strong book test student checked-outputs unit benchmarks clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -35,6 +35,10 @@ claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks on Ray (after make fig
 
 claims-budget: $(STAMP)  ## The claims again at another classifier budget (BUDGET_EPOCHS=6; seeds 0-2, ~35 min), then 08
 	$(PY) -m helpers.sweep --scale $(SCALE) --seeds 0,1,2 --set classifier_epochs=$(BUDGET_EPOCHS) $(SWEEP_ARGS)
+	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
+
+claims-strong: $(STAMP)  ## The claims of 04, 06 and 07 against the strong attacker (prior + tuned attacks; seeds 0-2), then 08
+	$(PY) -m helpers.sweep --scale $(SCALE) --seeds 0,1,2 --notebooks 04 06 07 --set attacker=strong $(SWEEP_ARGS)
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (no re-execution): build/book/html/index.html

@@ -1,25 +1,37 @@
 """Attack throughput at `quick` settings, and the share of time spent outside the model's forward/backward.
 
-Run through ``benchmarks/run.py`` (all benchmarks in one run, one RESULTS.md). For each attack at a
+Run through ``benchmarks/run.py`` (all benchmarks in one run, one RESULTS.md) or alone with
+``python -m benchmarks.bench_attacks`` (this section only). For each attack at a
 shallow and a deep cut of the quick VGG-style model on mnist5k: fit seconds, reconstructions per
 second (reconstruction only, and amortised over fit + reconstruction of the scored images), and the
 share of time that is not the model's own forward+backward. That share is measured, not profiled:
 the same forward+backward passes (same shapes, same model) are timed alone in a tight loop, and
 ``share outside = 1 − pure time / attack time``. "Outside" is everything else: loss arithmetic,
 the TV prior, the optimiser, clamping, batching, validation and copying the best weights.
+
+The strong attacker of notebook 07 §6 is costed too: the two prior attacks (their priors trained
+once per auxiliary set and seed, shared by every cut and defense, so that training is a row of its
+own) and the tuning of each attack against a defense (every candidate of
+:data:`helpers.adaptive.SEARCH_SPACE` fitted and scored on the attacker's own images), all from an
+empty cache.
 """
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 
 import torch
 import torch.nn.functional as F
 
+from helpers.adaptive import SEARCH_SPACE, TUNED_ATTACKS, own_splits, tune
 from helpers.attacks import InverseNetworkAttack, QueryFreeShadowAttack, WhiteBoxOptimizationAttack, edge_features
 from helpers.config import get_scale
 from helpers.data import load_dataset, split_dataset
 from helpers.models import build_model, split
+from helpers.prior_attacks import DiffusionGuidedAttack, LatentSearchAttack
+from helpers.priors import trained_prior
 from helpers.suite import SuiteBudget
 from helpers.train import TrainConfig, train_classifier
 
@@ -69,7 +81,7 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
     decoder = InverseNetworkAttack(z_eval.shape[1:], x_eval.shape[1:], **budget.decoder_options(), device="cpu")
     start = time.perf_counter()
     decoder.fit(splits.aux.x, z_aux)
-    fit = time.perf_counter() - start
+    fit = decoder_fit = time.perf_counter() - start
     start = time.perf_counter()
     decoder.reconstruct(z_eval)
     recon = time.perf_counter() - start
@@ -108,6 +120,41 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
     shadow.reconstruct(z_eval)
     rows.append(dict(attack="query_free", cut=cut, n=len(x_eval), fit_s=fit,
                      reconstruct_s=time.perf_counter() - start, outside=float("nan")))
+
+    # the prior attacks, from the inverse network's reconstruction (their fit: the decoder's; the
+    # priors are already trained, see prior_training)
+    init = decoder.reconstruct(z_eval[:n_opt])
+    for attack in (LatentSearchAttack(edge, x_eval.shape[1:], budget.vae, steps=budget.latent_steps,
+                                      lr=budget.latent_lr, prior_weight=budget.latent_prior_weight, device="cpu"),
+                   DiffusionGuidedAttack(edge, x_eval.shape[1:], budget.ddpm, guidance=budget.guidance,
+                                         start_fraction=budget.diffusion_start, device="cpu")):
+        attack.fit(splits.aux.x, index=splits.aux.index)
+        start = time.perf_counter()
+        attack.reconstruct(z_eval[:n_opt], init=init)
+        rows.append(dict(attack=attack.name, cut=cut, n=n_opt, fit_s=decoder_fit,
+                         reconstruct_s=time.perf_counter() - start + recon * n_opt / len(x_eval), outside=float("nan")))
+    return rows
+
+
+def prior_training(splits, budget: SuiteBudget) -> list[dict]:
+    """Seconds to train each prior on the auxiliary images (once per auxiliary set and seed)."""
+    rows = []
+    for config in (budget.vae, budget.ddpm):
+        start = time.perf_counter()
+        trained_prior(config, splits.aux, "cpu")
+        rows.append(dict(prior=config.kind, images=len(splits.aux), epochs=config.epochs,
+                         seconds=time.perf_counter() - start))
+    return rows
+
+
+def tuning_cost(trained, splits, cut: str, budget: SuiteBudget) -> list[dict]:
+    """Seconds to tune each attack against one classifier (every candidate on the attacker's own
+    images; the priors of their fitting part are already trained, see prior_training)."""
+    rows = []
+    for attack in TUNED_ATTACKS:
+        start = time.perf_counter()
+        tune(trained, splits, cut, attack, budget, device="cpu")
+        rows.append(dict(attack=attack, candidates=len(SEARCH_SPACE[attack]), seconds=time.perf_counter() - start))
     return rows
 
 
@@ -118,7 +165,15 @@ def section(peak: float) -> list[str]:
     splits = split_dataset(data, **config.split_kwargs())
     trained = train_classifier(config, splits, device="cpu")
     budget = SuiteBudget.from_scale(scale)
-    rows = [row for cut in CUTS for row in measure(cut, trained, splits, budget)]
+    cold = tempfile.TemporaryDirectory()   # the priors and the tuning runs are measured from an empty cache
+    previous, os.environ["MIA_CACHE_DIR"] = os.environ.get("MIA_CACHE_DIR"), cold.name
+    try:
+        priors = prior_training(splits, budget) + prior_training(own_splits(splits), budget)
+        rows = [row for cut in CUTS for row in measure(cut, trained, splits, budget)]
+        tuning = {cut: tuning_cost(trained, splits, cut, budget) for cut in CUTS}
+    finally:
+        os.environ.pop("MIA_CACHE_DIR") if previous is None else os.environ.update(MIA_CACHE_DIR=previous)
+        cold.cleanup()
     lines = ["## Attacks at `quick` (mnist5k, VGG-style; `benchmarks/bench_attacks.py`)", "",
              f"Decoder width {budget.decoder_width}, depth {budget.decoder_depth}, ≤{budget.decoder_epochs} epochs in batches of "
              f"{budget.decoder_batch_size} at lr {budget.decoder_lr:g} on "
@@ -133,4 +188,35 @@ def section(peak: float) -> list[str]:
         lines.append(f"| {r['attack']} | {r['cut']} | {r['n']} | {r['fit_s']:.1f} | {r['reconstruct_s']:.2f} | "
                      f"{r['n'] / r['reconstruct_s']:.0f} | {r['n'] / (r['fit_s'] + r['reconstruct_s']):.1f} | "
                      f"{outside} |")
+    lines += ["", "Latent search and diffusion start from the inverse network's reconstruction: their fit is the "
+              "decoder's, their reconstruction includes its share. Their priors are trained once per auxiliary "
+              "set and seed and shared by every cut and defense:", "",
+              "| prior | images | epochs | training s |", "|---|---|---|---|"]
+    lines += [f"| {r['prior']} | {r['images']} | {r['epochs']} | {r['seconds']:.1f} |" for r in priors]
+    lines += ["", "(The smaller sets are the fitting part of tuning, below: its priors are trained apart, so "
+              "that no tuning score comes from images the prior was trained on.)"]
+    lines += ["", f"Tuning each attack against one classifier (notebook 07 §6; `helpers.adaptive`): every candidate "
+              f"fitted on 80% of the {len(splits.aux)} auxiliary images and scored on the rest (the optimisation "
+              "attacks on 32 of them); seconds per defense, before the chosen setting is run on the scored images:",
+              "", "| attack | candidates | " + " | ".join(f"s at {cut}" for cut in CUTS) + " |",
+              "|---|---|" + "---|" * len(CUTS)]
+    for i, r in enumerate(tuning[CUTS[0]]):
+        lines.append(f"| {r['attack']} | {r['candidates']} | "
+                     + " | ".join(f"{tuning[cut][i]['seconds']:.1f}" for cut in CUTS) + " |")
+    lines.append("| all | " + f"{sum(len(c) for c in SEARCH_SPACE.values())} | "
+                 + " | ".join(f"{sum(r['seconds'] for r in tuning[cut]):.1f}" for cut in CUTS) + " |")
     return lines + [""]
+
+
+if __name__ == "__main__":   # python -m benchmarks.bench_attacks: replaces this section of RESULTS.md only
+    from pathlib import Path
+
+    from benchmarks.bench_sweep import replace_section
+    from benchmarks.bench_training import matmul_peak
+
+    results = Path(__file__).with_name("RESULTS.md")
+    lines = section(matmul_peak())
+    lines.insert(2, f"Measured {time.strftime('%Y-%m-%d')} by `python -m benchmarks.bench_attacks`, apart from the other sections.")
+    lines.insert(3, "")
+    results.write_text(replace_section(results.read_text(), lines, lines[0]))
+    print("\n".join(lines))

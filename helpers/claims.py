@@ -260,6 +260,17 @@ def compare_runs(rows_a: pd.DataFrame, rows_b: pd.DataFrame, names: tuple[str, s
     return both.sort_values("id", key=lambda ids: ids.map(order), kind="stable").reset_index(drop=True)
 
 
+def comparison_table(compared: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
+    """:func:`compare_runs`' result as shown: the claim, the reading, each run's "mean [low, high]"
+    and verdict, the change and whether the intervals overlap."""
+    shown = compared.assign(claim=compared.id.map(lambda i: CLAIMS[i].statement))
+    for run in names:
+        shown[run] = [f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]" for m, lo, hi in
+                      zip(compared[f"mean {run}"], compared[f"low {run}"], compared[f"high {run}"])]
+    return shown[["claim", "reading", names[0], f"verdict {names[0]}", names[1], f"verdict {names[1]}",
+                  "change", "overlap"]]
+
+
 def claim_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per claim in definition order: the paper's side, ours (each reading's mean and
     interval) and the verdict; a claim whose readings disagree is ``qualified``."""

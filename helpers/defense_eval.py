@@ -7,6 +7,10 @@ over attacks (lowest MSE, highest SSIM), the information probes of :mod:`helpers
 edge's parameters, FLOPs and payload. A classifier with a validation split is also attacked on its
 validation images (``val_mse_best``: the worst case there): choices between defenses ("the best
 baseline") are made on that column, never on the scored test images.
+
+``attacker="strong"`` (:mod:`helpers.adaptive`) adds the two prior attacks and every attack tuned
+against the defense on the attacker's own images; the worst case is then over all of them, and
+``mse_best_standard`` keeps the worst case over the listed ``attacks`` alone.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import inspect
 import pandas as pd
 
 from . import cache
+from .adaptive import TUNED_ATTACKS, adaptive_suite, attacker_attacks, chosen_settings, tuned_name
 from .attacks import edge_features
 from .config import check_list
 from .defenses import Defense, ObservedEdge, from_config
@@ -78,14 +83,25 @@ def probe_features(trained: TrainedClassifier, splits, cut: str, mine_epochs: in
 
 
 def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: SuiteBudget, attacks=ATTACKS,
-                     mine_epochs: int = 100, seed: int = 0, device: str = "auto", probes: bool = True):
+                     mine_epochs: int = 100, seed: int = 0, device: str = "auto", probes: bool = True,
+                     attacker: str = "standard"):
     """(summary row, per-image table, {attack: x̂}, evaluation split) for one trained classifier at ``cut``.
 
     The edge cost is that of the edge as deployed (a pruned edge physically smaller); ``probes=False``
-    leaves out the information probes (MINE is the slow one)."""
+    leaves out the information probes (MINE is the slow one). ``attacker``: ``"standard"`` (the
+    listed ``attacks``) or ``"strong"`` (:func:`helpers.adaptive.attacker_attacks`); with
+    ``"strong"`` the row's ``tuning`` names the settings the tuned attacks chose."""
+    names = attacker_attacks(attacks, attacker)
     selection = held_out(splits, trained.config.n_val) if trained.config.n_val else None
-    table, reconstructions, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=list(attacks),
+    untuned = [a for a in names if a not in {tuned_name(t) for t in TUNED_ATTACKS}]
+    table, reconstructions, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=untuned,
                                                    seed=seed, device=device, selection=selection)
+    tuning = ""
+    if len(untuned) < len(names):
+        tuned, tuned_x, _, chosen = adaptive_suite(trained, splits, cut, budget, [a for a in untuned if a in TUNED_ATTACKS],
+                                                   seed=seed, device=device, selection=selection)
+        table, reconstructions = pd.concat([table, tuned], ignore_index=True), {**reconstructions, **tuned_x}
+        tuning = chosen_settings(chosen, budget)
     chosen_on = table[table.images == "selection"] if selection is not None else None
     table = table[table.images == "test"] if selection is not None else table
     means = table.groupby("attack")[["mse", "ssim"]].mean()
@@ -93,8 +109,9 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
     row = {"defense": defense.name, "label": label(defense) if trained.config.defense else f"none @ {cut}",
            "cut": cut, "accuracy": trained.test_accuracy,
            "val_accuracy": trained.val_accuracy if trained.config.n_val else float("nan"),
-           **{f"mse_{a}": means.loc[a, "mse"] for a in attacks}, **{f"ssim_{a}": means.loc[a, "ssim"] for a in attacks},
+           **{f"mse_{a}": means.loc[a, "mse"] for a in names}, **{f"ssim_{a}": means.loc[a, "ssim"] for a in names},
            "mse_best": means.mse.min(), "best_attack": means.mse.idxmin(), "ssim_best": means.ssim.max(),
+           "mse_best_standard": means.mse[list(attacks)].min(), "tuning": tuning,
            "val_mse_best": chosen_on.groupby("attack").mse.mean().min() if selection is not None else float("nan"),
            **(probe_features(trained, splits, cut, mine_epochs, seed) if probes else {}),
            **edge_cost(defense.deploy(trained.model, cut), cut)}
@@ -103,13 +120,14 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
 
 def evaluate_all(base: TrainConfig, splits, defenses: list[Defense], cut: str, budget: SuiteBudget,
                  attacks=ATTACKS, mine_epochs: int = 100, seed: int = 0, device: str = "auto", progress=None,
-                 probes: bool = True):
+                 probes: bool = True, attacker: str = "standard"):
     """Train and evaluate every defense at ``cut``: (summary DataFrame, {label: (reconstructions, evaluation)})."""
+    attacker_attacks(attacks, attacker)  # an unknown attacker or attack fails before any training
     rows, examples = [], {}
     for defense in (progress or (lambda items: items))(defenses):
         trained = train_defended(base, splits, defense, cut, device)
         row, _, reconstructions, evaluation = evaluate_defense(trained, splits, cut, budget, attacks, mine_epochs,
-                                                               seed, device, probes)
+                                                               seed, device, probes, attacker)
         if row["label"] in examples:
             raise ValueError(f"two defenses share the label {row['label']!r}: list each configuration once")
         rows.append(row)

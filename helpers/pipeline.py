@@ -80,8 +80,9 @@ def run_notebook(notebook: Path, parameters: dict, folder: Path | None = None) -
     return seconds
 
 
-# The claims runs of helpers/sweep.py (make claims): what they do not need (02's other datasets feed no claim)
-SEED_RUN_PARAMETERS = {"02": {"other_datasets": []}}
+# The claims runs of helpers/sweep.py (make claims): what they do not need (02's other datasets and
+# 07's comparison with the strong attacker feed no claim; `make claims-strong` sets the attacker instead)
+SEED_RUN_PARAMETERS = {"02": {"other_datasets": []}, "07": {"compare_attackers": False}}
 CLAIM_NOTEBOOKS = ["02", "04", "05", "06", "07"]
 
 

@@ -57,3 +57,18 @@ def most_private(rows: pd.DataFrame, chosen_on: str = "val_mse_best") -> pd.Seri
         raise ValueError(f"{chosen_on} is missing for {list(rows.label[values.isna()])}: "
                          "evaluate the defenses with a validation split (TrainConfig.n_val)")
     return rows.loc[values.idxmax()]
+
+
+def attacker_change(results: pd.DataFrame, reference: str, accuracy_budget: float,
+                    budget_on: str | None = None) -> pd.DataFrame:
+    """Per defense, the standard attacker (worst case over the listed attacks, ``mse_best_standard``)
+    against the strong one (``mse_best``: prior and tuned attacks added; see
+    :func:`helpers.defense_eval.evaluate_defense`): both worst cases, their ratio, and each
+    defense's rank and Pareto membership under each (:func:`ranked_table`), in the strong ranking's order."""
+    before = ranked_table(results, reference, accuracy_budget, privacy="mse_best_standard", budget_on=budget_on)
+    after = ranked_table(results, reference, accuracy_budget, privacy="mse_best", budget_on=budget_on)
+    table = after[["label", "defense", "accuracy", "keeps utility", "rank", "pareto", "mse_best", "best_attack",
+                   "tuning"]].merge(before[["label", "rank", "pareto", "mse_best_standard"]], on="label",
+                                    suffixes=(" strong", " standard"))
+    table["strong / standard"] = table.mse_best / table.mse_best_standard
+    return table

@@ -204,3 +204,9 @@ def test_two_runs_compared_reading_by_reading():
     assert both.loc["constant", "verdict 6 epochs"] == "not reproduced"
     # geometric mean of 0.5, 0.6, 0.7 on the log scale
     assert both.loc["constant", "mean 6 epochs"] == pytest.approx((0.5 * 0.6 * 0.7) ** (1 / 3))
+    shown = claims.comparison_table(both.reset_index(), ("4 epochs", "6 epochs")).set_index("reading")
+    assert list(shown.columns) == ["claim", "4 epochs", "verdict 4 epochs", "6 epochs", "verdict 6 epochs",
+                                   "change", "overlap"]
+    vgg = [claims._fmt(both.loc["vgg", f"{part} 4 epochs"]) for part in ("mean", "low", "high")]
+    assert shown.loc["vgg", "4 epochs"] == f"{vgg[0]} [{vgg[1]}, {vgg[2]}]"
+    assert shown.loc["constant", "claim"] == claims.CLAIMS["gpz.split_gain"].statement

@@ -75,3 +75,16 @@ def test_most_private_is_chosen_on_the_selection_column_not_the_scored_one():
         most_private(rows.iloc[:0])
     with pytest.raises(ValueError, match="missing for \\['c'\\]"):
         most_private(rows.assign(val_mse_best=[0.2, 0.6, float("nan")]))
+def test_the_strong_attacker_can_reorder_the_ranking_and_the_front():
+    from helpers.ranking import attacker_change
+    # b is the most private against the standard attacks, but the prior attacks invert it (0.2 -> 0.02)
+    results = pd.DataFrame({"label": ["none", "a", "b"], "defense": ["none", "noise", "bottleneck"],
+                            "accuracy": [0.98, 0.97, 0.96], "mse_best_standard": [0.01, 0.05, 0.2],
+                            "mse_best": [0.01, 0.04, 0.02], "best_attack": ["hybrid", "diffusion", "diffusion"],
+                            "tuning": ["", "", ""]})
+    change = attacker_change(results, "none", 0.03).set_index("label")
+    assert change.loc["b", "rank standard"] == 1 and change.loc["b", "rank strong"] == 2
+    assert change.loc["a", "rank strong"] == 1
+    assert change.loc["b", "strong / standard"] == pytest.approx(0.1)
+    assert change["pareto standard"].to_dict() == {"a": True, "b": True, "none": True}
+    assert change["pareto strong"].to_dict() == {"a": True, "b": False, "none": True}   # a now dominates b
