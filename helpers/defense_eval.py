@@ -93,12 +93,13 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
     ``"strong"`` the row's ``tuning`` names the settings the tuned attacks chose."""
     names = attacker_attacks(attacks, attacker)
     selection = held_out(splits, trained.config.n_val) if trained.config.n_val else None
-    untuned = [a for a in names if a not in {tuned_name(t) for t in TUNED_ATTACKS}]
+    to_tune = [a for a in TUNED_ATTACKS if tuned_name(a) in names]
+    untuned = [a for a in names if a not in {tuned_name(t) for t in to_tune}]
     table, reconstructions, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=untuned,
                                                    seed=seed, device=device, selection=selection)
     tuning = ""
-    if len(untuned) < len(names):
-        tuned, tuned_x, _, chosen = adaptive_suite(trained, splits, cut, budget, [a for a in untuned if a in TUNED_ATTACKS],
+    if to_tune:
+        tuned, tuned_x, _, chosen = adaptive_suite(trained, splits, cut, budget, to_tune,
                                                    seed=seed, device=device, selection=selection)
         table, reconstructions = pd.concat([table, tuned], ignore_index=True), {**reconstructions, **tuned_x}
         tuning = chosen_settings(chosen, budget)
