@@ -48,6 +48,8 @@ ACCURACY_BUDGET_POINTS = 3.0   # SiftFunnel's "< 3%" accuracy loss, read as perc
 SEED_FOLDER = "claims"        # figures/claims/NN_claims_seedS.csv: the rows of seeds >= 1
 DEFAULT_DATASET = "mnist5k"   # the notebooks' default; other datasets: figures/claims/<dataset>/ (every seed)
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
+STRONG_VARIANT = "attackerstrong"   # the rows of `make claims-strong` (04, 06, 07 with attacker="strong")
+STRONG_COLUMN = "strong attacker"   # the column of the published table that judges them
 
 
 @dataclass(frozen=True)
@@ -370,8 +372,34 @@ def collect(folder: Path | None = None, dataset: str | None = None, variant: str
     return table
 
 
+def complete_variant_rows(variant: str, folder: Path | None = None) -> pd.DataFrame | None:
+    """The claim rows of a variant run (:func:`collect_rows`), or None until it has :data:`MIN_SEEDS`
+    seeds: a comparison with fewer would only say "inconclusive"."""
+    folder = Path(folder) if folder is not None else paths.FIGURES
+    if not _seed_folder(folder, None, variant).is_dir():
+        return None
+    rows = collect_rows(folder, variant=variant)
+    return rows if rows.seed.nunique() >= MIN_SEEDS else None
+
+
+def with_variant(table: pd.DataFrame, variant_rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``table`` (:func:`collect`) with a column ``column``: each claim's verdict in a variant run,
+    judged by the same rule; ``not rerun`` for the claims the variant has no rows of."""
+    verdicts = claim_table(variant_rows).set_index("id").verdict
+    return table.assign(**{column: table.id.map(verdicts).fillna("not rerun")})
+
+
+def published_table(folder: Path | None = None) -> pd.DataFrame:
+    """The table of README.md and notebook 08: :func:`collect`, plus the verdict against the
+    strong attacker (:data:`STRONG_COLUMN`) once ``make claims-strong`` has all its seeds."""
+    table = collect(folder)
+    strong = complete_variant_rows(STRONG_VARIANT, folder)
+    return table if strong is None else with_variant(table, strong, STRONG_COLUMN)
+
+
 def markdown_table(table: pd.DataFrame) -> str:
     columns = ["source", "claim", "paper says", "we measure", "rule", "scale", "verdict"]
+    columns += [STRONG_COLUMN] if STRONG_COLUMN in table.columns else []
     cell = lambda value: str(value).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for _, row in table.iterrows()]

@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         record_timing(notebook, args.scale, seconds)
         print(f"  done in {seconds:.0f} s" + (f" (figures in {folder})" if folder != paths.FIGURES else ""), flush=True)
         if notebook.stem == CLAIMS_NOTEBOOK and folder == paths.FIGURES:
-            from .claims import collect, update_readme
-            print("  README.md claims table " + ("updated" if update_readme(collect()) else "unchanged"))
+            from .claims import published_table, update_readme
+            print("  README.md claims table " + ("updated" if update_readme(published_table()) else "unchanged"))
     return 0
 
 

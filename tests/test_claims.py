@@ -167,7 +167,34 @@ def test_readme_shows_the_published_claims():
     from helpers import paths
 
     text = (paths.ROOT / "README.md").read_text()
-    assert claims.readme_block(claims.collect()) in text, "run `make figures` (it rewrites the README table)"
+    assert claims.readme_block(claims.published_table()) in text, "run `make figures` (it rewrites the README table)"
+
+
+def _write_variant(folder, seeds_values, claim_id="sift.edge", number="04"):
+    for seed, value in seeds_values:
+        target = claims.seed_file(number, seed, folder, variant=claims.STRONG_VARIANT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        claims.rows_frame([claims.record(claim_id, seed, value)]).to_csv(target, index=False)
+
+
+def test_the_strong_attacker_column_waits_for_three_seeds(tmp_path):
+    """sift.edge (> 20x, no effect 1) is reproduced in the default run; gpz.ls_attack is not rerun.
+    Against the strong attacker, two seeds give no column; three seeds of 8, 9 and 10 (geometric
+    mean 8.96x, interval [6.79, 11.8]: above 1, below 20) make the strong verdict "same direction"."""
+    default = [claims.record("sift.edge", s, 43.0) for s in range(3)] + \
+              [claims.record("gpz.ls_attack", s, v) for s, v in enumerate([1.1, 1.2, 1.15])]
+    claims.rows_frame(default).to_csv(tmp_path / "04_claims.csv", index=False)
+    assert claims.complete_variant_rows(claims.STRONG_VARIANT, tmp_path) is None   # no folder yet
+    _write_variant(tmp_path, [(0, 8.0), (1, 9.0)])
+    assert claims.complete_variant_rows(claims.STRONG_VARIANT, tmp_path) is None   # two seeds
+    assert claims.STRONG_COLUMN not in claims.published_table(tmp_path).columns
+    _write_variant(tmp_path, [(2, 10.0)])
+    table = claims.published_table(tmp_path).set_index("id")
+    assert table.loc["sift.edge", "verdict"] == "reproduced"
+    assert table.loc["sift.edge", claims.STRONG_COLUMN] == "same direction"
+    assert table.loc["gpz.ls_attack", claims.STRONG_COLUMN] == "not rerun"
+    assert "| reproduced | same direction |" in claims.markdown_table(table.reset_index())
+    assert claims.STRONG_COLUMN in claims.markdown_table(table.reset_index()).splitlines()[0]
 
 
 def test_a_run_without_rows_gives_an_empty_table():
