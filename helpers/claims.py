@@ -49,6 +49,7 @@ SEED_FOLDER = "claims"        # figures/claims/NN_claims_seedS.csv: the rows of 
 DEFAULT_DATASET = "mnist5k"   # the notebooks' default; other datasets: figures/claims/<dataset>/ (every seed)
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
 STRONG_VARIANT = "attackerstrong"   # the rows of `make claims-strong` (04, 06, 07 with attacker="strong")
+STRONG_NOTEBOOKS = ("04", "06", "07")   # the notebooks it reruns: their claims rest on a worst case over attacks
 STRONG_COLUMN = "strong attacker"   # the column of the published table that judges them
 
 
@@ -372,14 +373,22 @@ def collect(folder: Path | None = None, dataset: str | None = None, variant: str
     return table
 
 
-def complete_variant_rows(variant: str, folder: Path | None = None) -> pd.DataFrame | None:
-    """The claim rows of a variant run (:func:`collect_rows`), or None until it has :data:`MIN_SEEDS`
-    seeds: a comparison with fewer would only say "inconclusive"."""
+def complete_variant_rows(variant: str, folder: Path | None = None,
+                          notebooks: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """The claim rows of a variant run (:func:`collect_rows`), or None until it is complete: every
+    claim it has measured on :data:`MIN_SEEDS` seeds or more, and rows from each of ``notebooks``
+    (e.g. ``("04", "06", "07")``). A partial run (a crashed job, a seed still to run) would only add
+    "inconclusive", or call a notebook's claims "not rerun"."""
+    if not variant:
+        raise ValueError("name the variant run (e.g. 'attackerstrong'); the default run is collect_rows()")
     folder = Path(folder) if folder is not None else paths.FIGURES
-    if not _seed_folder(folder, None, variant).is_dir():
+    files = sorted(_seed_folder(folder, None, variant).glob("[0-9][0-9]_claims_seed*.csv"))
+    if not files:
         return None
     rows = collect_rows(folder, variant=variant)
-    return rows if rows.seed.nunique() >= MIN_SEEDS else None
+    if set(notebooks) - {f[:2] for f in rows.file} or judge(rows)["n seeds"].min() < MIN_SEEDS:
+        return None
+    return rows
 
 
 def with_variant(table: pd.DataFrame, variant_rows: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -393,7 +402,7 @@ def published_table(folder: Path | None = None) -> pd.DataFrame:
     """The table of README.md and notebook 08: :func:`collect`, plus the verdict against the
     strong attacker (:data:`STRONG_COLUMN`) once ``make claims-strong`` has all its seeds."""
     table = collect(folder)
-    strong = complete_variant_rows(STRONG_VARIANT, folder)
+    strong = complete_variant_rows(STRONG_VARIANT, folder, STRONG_NOTEBOOKS)
     return table if strong is None else with_variant(table, strong, STRONG_COLUMN)
 
 

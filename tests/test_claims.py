@@ -189,12 +189,39 @@ def test_the_strong_attacker_column_waits_for_three_seeds(tmp_path):
     assert claims.complete_variant_rows(claims.STRONG_VARIANT, tmp_path) is None   # two seeds
     assert claims.STRONG_COLUMN not in claims.published_table(tmp_path).columns
     _write_variant(tmp_path, [(2, 10.0)])
+    assert claims.STRONG_COLUMN not in claims.published_table(tmp_path).columns   # 06 and 07 still missing
+    for claim_id, number in [("patrol.depth", "06"), ("cross.siftfunnel_best", "07")]:
+        _write_variant(tmp_path, [(0, 2.0), (1, 3.0), (2, 4.0)], claim_id=claim_id, number=number)
     table = claims.published_table(tmp_path).set_index("id")
     assert table.loc["sift.edge", "verdict"] == "reproduced"
     assert table.loc["sift.edge", claims.STRONG_COLUMN] == "same direction"
     assert table.loc["gpz.ls_attack", claims.STRONG_COLUMN] == "not rerun"
     assert "| reproduced | same direction |" in claims.markdown_table(table.reset_index())
     assert claims.STRONG_COLUMN in claims.markdown_table(table.reset_index()).splitlines()[0]
+
+
+def test_a_partial_strong_run_adds_no_column(tmp_path):
+    """A crashed or unfinished run must neither publish "inconclusive" for a claim on one seed nor
+    call a notebook's claims "not rerun": the column waits for every notebook on three seeds."""
+    claims.rows_frame([claims.record("sift.edge", s, 43.0) for s in range(3)]).to_csv(tmp_path / "04_claims.csv", index=False)
+    (tmp_path / "claims" / claims.STRONG_VARIANT).mkdir(parents=True)
+    assert claims.complete_variant_rows(claims.STRONG_VARIANT, tmp_path) is None          # empty folder
+    _write_variant(tmp_path, [(0, 40.0), (1, 41.0), (2, 42.0)])
+    _write_variant(tmp_path, [(0, 2.0)], claim_id="patrol.depth", number="06")           # 06: seed 0 only
+    assert claims.complete_variant_rows(claims.STRONG_VARIANT, tmp_path) is None
+    _write_variant(tmp_path, [(1, 3.0), (2, 4.0)], claim_id="patrol.depth", number="06")
+    assert claims.complete_variant_rows(claims.STRONG_VARIANT, tmp_path, ("04", "06")) is not None
+    assert claims.complete_variant_rows(claims.STRONG_VARIANT, tmp_path, claims.STRONG_NOTEBOOKS) is None  # no 07
+    assert claims.STRONG_COLUMN not in claims.published_table(tmp_path).columns
+    with pytest.raises(ValueError, match="name the variant"):
+        claims.complete_variant_rows("", tmp_path)
+
+
+def test_make_claims_strong_reruns_the_notebooks_the_column_waits_for():
+    from helpers import paths
+
+    sweep = [line for line in (paths.ROOT / "Makefile").read_text().splitlines() if "--set attacker=strong" in line]
+    assert len(sweep) == 1 and f"--notebooks {' '.join(claims.STRONG_NOTEBOOKS)} " in sweep[0]
 
 
 def test_a_run_without_rows_gives_an_empty_table():
