@@ -382,8 +382,7 @@ def complete_variant_rows(variant: str, folder: Path | None = None,
     if not variant:
         raise ValueError("name the variant run (e.g. 'attackerstrong'); the default run is collect_rows()")
     folder = Path(folder) if folder is not None else paths.FIGURES
-    files = sorted(_seed_folder(folder, None, variant).glob("[0-9][0-9]_claims_seed*.csv"))
-    if not files:
+    if not any(_seed_folder(folder, None, variant).glob("[0-9][0-9]_claims_seed*.csv")):
         return None
     rows = collect_rows(folder, variant=variant)
     if set(notebooks) - {f[:2] for f in rows.file} or judge(rows)["n seeds"].min() < MIN_SEEDS:
