@@ -30,26 +30,26 @@ figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTE
 	$(PY) -m helpers.pipeline --scale $(SCALE) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
 
 claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks on Ray (after make figures; RAY_ADDRESS joins a cluster), then 08
-	$(PY) -m helpers.sweep --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(SWEEP_ARGS)
+	$(PY) -m helpers.pipeline.sweep --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(SWEEP_ARGS)
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 claims-budget: $(STAMP)  ## The claims again at another classifier budget (BUDGET_EPOCHS=6; seeds 0-2, ~35 min), then 08
-	$(PY) -m helpers.sweep --scale $(SCALE) --seeds 0,1,2 --set classifier_epochs=$(BUDGET_EPOCHS) $(SWEEP_ARGS)
+	$(PY) -m helpers.pipeline.sweep --scale $(SCALE) --seeds 0,1,2 --set classifier_epochs=$(BUDGET_EPOCHS) $(SWEEP_ARGS)
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 claims-strong: $(STAMP)  ## The claims of 04, 06 and 07 against the strong attacker (prior + tuned attacks; seeds 0-2), then 08
-	$(PY) -m helpers.sweep --scale $(SCALE) --seeds 0,1,2 --notebooks 04 06 07 --set attacker=strong $(SWEEP_ARGS)
+	$(PY) -m helpers.pipeline.sweep --scale $(SCALE) --seeds 0,1,2 --notebooks 04 06 07 --set attacker=strong $(SWEEP_ARGS)
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (no re-execution): build/book/html/index.html
-	$(PY) -m helpers.book
+	$(PY) -m helpers.pipeline.book
 
 test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
 	MIA_SCALE=smoke MIA_FIGURES_DIR=$(CURDIR)/build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=900 -p no:cacheprovider
 
 student: $(STAMP)  ## Generate student/NN_*.ipynb from the exercises of the solution notebooks
-	$(PY) -m helpers.assignments
+	$(PY) -m helpers.course.assignments
 
 checked-outputs: $(STAMP)  ## Refresh the stored outputs of cells tagged nbval-check-output
 	$(PY) -m helpers.pipeline --store-checked-outputs $(if $(NOTEBOOKS),--only $(NOTEBOOKS))

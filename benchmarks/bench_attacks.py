@@ -12,7 +12,7 @@ the TV prior, the optimiser, clamping, batching, validation and copying the best
 The strong attacker of notebook 07 §6 is costed too: the two prior attacks (their priors trained
 once per auxiliary set and seed, shared by every cut and defense, so that training is a row of its
 own) and the tuning of each attack against a defense (every candidate of
-:data:`helpers.adaptive.SEARCH_SPACE` fitted and scored on the attacker's own images), all from an
+:data:`helpers.evaluation.adaptive.SEARCH_SPACE` fitted and scored on the attacker's own images), all from an
 empty cache.
 """
 from __future__ import annotations
@@ -25,15 +25,15 @@ import time
 import torch
 import torch.nn.functional as F
 
-from helpers.adaptive import SEARCH_SPACE, TUNED_ATTACKS, own_splits, tune
+from helpers.evaluation.adaptive import SEARCH_SPACE, TUNED_ATTACKS, own_splits, tune
 from helpers.attacks import InverseNetworkAttack, QueryFreeShadowAttack, WhiteBoxOptimizationAttack, edge_features
-from helpers.config import get_scale
+from helpers.core.config import get_scale
 from helpers.data import load_dataset, split_dataset
 from helpers.models import build_model, split
-from helpers.prior_attacks import DiffusionGuidedAttack, LatentSearchAttack
-from helpers.priors import trained_prior
-from helpers.suite import SuiteBudget
-from helpers.train import TrainConfig, train_classifier
+from helpers.attacks.prior_attacks import DiffusionGuidedAttack, LatentSearchAttack
+from helpers.attacks.priors import trained_prior
+from helpers.evaluation.harness import SuiteBudget
+from helpers.training import TrainConfig, train_classifier
 
 CUTS = ("pool1", "pool3")
 
@@ -195,7 +195,7 @@ def section(peak: float) -> list[str]:
     lines += [f"| {r['prior']} | {r['images']} | {r['epochs']} | {r['seconds']:.1f} |" for r in priors]
     lines += ["", "(The smaller sets are the fitting part of tuning, below: its priors are trained apart, so "
               "that no tuning score comes from images the prior was trained on.)"]
-    lines += ["", f"Tuning each attack against one classifier (notebook 07 §6; `helpers.adaptive`): every candidate "
+    lines += ["", f"Tuning each attack against one classifier (notebook 07 §6; `helpers.evaluation.adaptive`): every candidate "
               f"fitted on 80% of the {len(splits.aux)} auxiliary images and scored on the rest (the optimisation "
               "attacks on 32 of them); seconds per defense, before the chosen setting is run on the scored images:",
               "", "| attack | candidates | " + " | ".join(f"s at {cut}" for cut in CUTS) + " |",

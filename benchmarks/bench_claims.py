@@ -5,7 +5,7 @@ sweep over running the same claim notebooks one after another with papermill (is
 2. The cache is copied as it stands (warmed by ``make figures`` only).
 3. ``make claims``: seeds 1 and 2 of the claim notebooks, each seed one Ray sweep on a local
    instance (its start and shutdown charged to it), then notebook 08; timed.
-4. Seed 1's jobs again, one after another with papermill (:func:`helpers.pipeline.execute`), on the
+4. Seed 1's jobs again, one after another with papermill (:func:`helpers.pipeline.run.execute`), on the
    copy of step 2: the same work from the same cache state as step 3's first sweep.
 
 Steps 1 and 3 write this checkout's figures/ (they *are* ``make figures`` and ``make claims``), so
@@ -22,7 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import paths, pipeline, sweep
+from helpers.core import paths
+from helpers.pipeline import run as pipeline
+from helpers.pipeline import sweep
 
 WORK = paths.BUILD / "bench-claims"
 TARGETS = {"cold": 60 * 60, "overhead": 0.05}

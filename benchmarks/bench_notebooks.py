@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 
-from helpers import cache, paths
-from helpers.pipeline import numbered_notebooks, run_notebook
+from helpers.core import cache
+from helpers.core import paths
+from helpers.pipeline.run import numbered_notebooks, run_notebook
 
 CACHE = paths.BUILD / "bench-cache"
 FIGURES = paths.BUILD / "bench-figures"

@@ -1,7 +1,7 @@
-"""Overhead of the Ray sweep (helpers/sweep.py) over running the same notebooks one after another.
+"""Overhead of the Ray sweep (helpers/pipeline/sweep.py) over running the same notebooks one after another.
 
 Notebook 00 at smoke, seeds 0-3, both ways cold (each against its own empty cache in
-``build/bench-sweep``): one after another with papermill (:func:`helpers.pipeline.execute`, as
+``build/bench-sweep``): one after another with papermill (:func:`helpers.pipeline.run.execute`, as
 ``make claims`` did before Ray), then as a sweep on a local Ray instance started for it (its start
 and shutdown are charged to it), one task at a time (2 CPUs each). Target (issue 18): under 5%.
 ``python -m benchmarks.bench_sweep`` replaces this section of RESULTS.md and leaves the others;
@@ -14,7 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
-from helpers import paths, pipeline, sweep
+from helpers.core import paths
+from helpers.pipeline import run as pipeline
+from helpers.pipeline import sweep
 
 WORK = paths.BUILD / "bench-sweep"
 SEEDS = [0, 1, 2, 3]

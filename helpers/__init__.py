@@ -11,7 +11,7 @@ __all__ = ["setup_notebook", "Session", "check_injected_parameters"]
 
 @dataclass(frozen=True)
 class Session:
-    scale: "object"    # helpers.config.Scale
+    scale: "object"    # helpers.core.config.Scale
     seed: int
     device: "object"   # torch.device
 
@@ -23,7 +23,7 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     Refuses, before any work, a parameter name papermill injected that the notebook does not
     declare (``-p sed 1``), a seed that is not a non-negative int and a cache or figures folder
     that cannot be written. ``classifier_epochs`` > 0 replaces the scale's classifier budget
-    (:func:`helpers.config.with_classifier_epochs`).
+    (:func:`helpers.core.config.with_classifier_epochs`).
 
     Prints one line with what was chosen, so an executed notebook records how it was run.
     """
@@ -33,9 +33,9 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     import seaborn as sns
     import torch
 
-    from . import paths
-    from .config import SCALE_ENV_VAR, check_seed, get_scale, with_classifier_epochs
-    from .repro import resolve_device, seed_everything
+    from .core import paths
+    from .core.config import SCALE_ENV_VAR, check_seed, get_scale, with_classifier_epochs
+    from .core.repro import resolve_device, seed_everything
 
     check_injected_parameters()
     seed = check_seed(seed)

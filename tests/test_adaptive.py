@@ -1,16 +1,16 @@
-"""Defense-adaptive attacks (helpers/adaptive.py): tuned on the attacker's own images only."""
+"""Defense-adaptive attacks (helpers/evaluation/adaptive.py): tuned on the attacker's own images only."""
 import dataclasses
 
 import pandas as pd
 import pytest
 import torch
 
-from helpers import adaptive
-from helpers.adaptive import SEARCH_SPACE, Candidate, adaptive_suite, own_splits, tune
+from helpers.evaluation import adaptive
+from helpers.evaluation.adaptive import SEARCH_SPACE, Candidate, adaptive_suite, own_splits, tune
 from helpers.data import load_dataset, split_dataset
 from helpers.defenses import GaussianNoise
-from helpers.suite import SuiteBudget, run_suite
-from helpers.train import TrainConfig, train_classifier
+from helpers.evaluation.harness import SuiteBudget, run_suite
+from helpers.training import TrainConfig, train_classifier
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +102,8 @@ def test_the_summary_of_chosen_settings_says_when_the_default_was_kept():
 
 
 def test_the_strong_worst_case_is_over_every_attack_and_a_kept_default_is_the_untuned_attack(setting, monkeypatch):
-    from helpers.defense_eval import evaluate_all, evaluate_defense
-    from helpers.priors import PriorConfig
+    from helpers.evaluation.defense_eval import evaluate_all, evaluate_defense
+    from helpers.attacks.priors import PriorConfig
     config, splits = setting
     config = dataclasses.replace(config, n_val=32)
     trained = train_classifier(config, splits, device="cpu")
@@ -127,6 +127,6 @@ def test_the_strong_worst_case_is_over_every_attack_and_a_kept_default_is_the_un
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained before the attacker was checked")
-    monkeypatch.setattr("helpers.defense_eval.train_defended", no_training)
+    monkeypatch.setattr("helpers.evaluation.defense_eval.train_defended", no_training)
     with pytest.raises(ValueError, match="unknown attacker"):
         evaluate_all(config, splits, [GaussianNoise(0.5)], "pool1", budget, attacker="strongest")

@@ -8,8 +8,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers import assignments
-from helpers.assignments import exercises, strip_hidden_tests, strip_solution, student_version
+from helpers.course import assignments
+from helpers.course import exercises as exercise_marks
+from helpers.course.assignments import student_version
+from helpers.course.exercises import exercises, strip_hidden_tests, strip_solution
 
 SOLUTION = """def f(x):
     \"\"\"Double x.\"\"\"
@@ -67,7 +69,7 @@ def _toy_notebook(*cells):
 
 def test_exercises_pair_each_solution_with_its_autograder():
     nb = _toy_notebook(("md", "# 09 · toy", None), ("code", SOLUTION, False), ("code", "assert f(1) == 2", True))
-    assert exercises(nb) == [assignments.Exercise("id1", 1, 2)]
+    assert exercises(nb) == [exercise_marks.Exercise("id1", 1, 2)]
     with pytest.raises(ValueError, match="no autograder"):
         exercises(_toy_notebook(("code", SOLUTION, False)))
     with pytest.raises(ValueError, match="checks no solution"):
@@ -107,7 +109,7 @@ def test_student_scale_replaces_only_the_scale_literal():
         assignments.with_student_scale("seed: int = 0")
 
 
-SOLVED = assignments.solution_notebooks()
+SOLVED = exercise_marks.solution_notebooks()
 
 
 def test_notebooks_01_to_06_have_at_least_two_exercises_each():
@@ -221,8 +223,8 @@ def test_nbgrader_generate_assignment_releases_the_solution_notebooks(tmp_path):
         assert _grade_ids(release) == _grade_ids(solution) == _grade_ids(student), path.name
         for exercise in exercises(solution):
             released = release.cells[exercise.solution].source
-            answer = solution.cells[exercise.solution].source.split(assignments.BEGIN)[1].split(assignments.END)[0]
-            assert "raise NotImplementedError()" in released and assignments.BEGIN not in released, exercise.name
+            answer = solution.cells[exercise.solution].source.split(exercise_marks.BEGIN)[1].split(exercise_marks.END)[0]
+            assert "raise NotImplementedError()" in released and exercise_marks.BEGIN not in released, exercise.name
             assert not any(line.strip() in released for line in answer.splitlines() if line.strip()), exercise.name
             check = release.cells[exercise.autograder].source
             assert check == student.cells[exercise.autograder].source, "the same visible checks as student/"

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from helpers import attacks
+from helpers.evaluation import scoring
 from helpers.attacks import InverseNetworkAttack
 from helpers.data import load_dataset, split_dataset
 
@@ -128,7 +129,7 @@ def test_attacks_leave_the_deployed_model_as_it_was(digits):
 def test_evaluate_builds_a_tidy_table(digits):
     _, x_test = digits
     x = x_test[:5]
-    table = attacks.evaluate({"perfect": x.clone(), "blank": torch.zeros_like(x)}, x,
+    table = scoring.evaluate({"perfect": x.clone(), "blank": torch.zeros_like(x)}, x,
                              y_eval=torch.zeros(5, dtype=torch.long), classify=lambda images: torch.zeros(5, dtype=torch.long),
                              seconds={"perfect": {"fit": 1.0}}, cut="pool1", seed=0)
     assert len(table) == 10 and set(table.attack) == {"perfect", "blank"}
@@ -138,4 +139,4 @@ def test_evaluate_builds_a_tidy_table(digits):
     assert torch.allclose(torch.tensor(blank.mse.to_numpy()), x.pow(2).flatten(1).mean(1).double())
     assert (table.cut == "pool1").all() and perfect.seconds_fit.iloc[0] == 1.0
     with pytest.raises(ValueError, match="reconstruction shape"):
-        attacks.evaluate({"bad": x[:, :, :10]}, x)
+        scoring.evaluate({"bad": x[:, :, :10]}, x)

@@ -16,8 +16,8 @@ import nbformat
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from helpers.book import build
-from helpers.pipeline import execute, numbered_notebooks
+from helpers.pipeline.book import build
+from helpers.pipeline.run import execute, numbered_notebooks
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if not CHROMIUM and not os.environ.get("CI"):

@@ -4,7 +4,7 @@ import warnings
 import pytest
 import torch
 
-from helpers import cache
+from helpers.core import cache
 
 
 def test_hash_ignores_key_order_but_not_values():
@@ -142,7 +142,7 @@ def test_corrupt_entry_warnings_are_logged_for_the_pipeline(monkeypatch):
 def test_the_pipeline_prints_cache_warnings_of_the_kernel(tmp_path, monkeypatch, capsys):
     import papermill
 
-    from helpers import pipeline
+    from helpers.pipeline import run as pipeline
 
     def kernel_meets_a_corrupt_entry(*args, **kwargs):
         with pytest.warns(UserWarning):

@@ -92,7 +92,7 @@ def test_local_lipschitz_equals_the_constant_of_linear_maps():
 
 
 def test_cem_plug_in_delegates_to_its_base_and_validates():
-    from helpers.defense_eval import label
+    from helpers.evaluation.defense_eval import label
     from helpers.defenses import CEM, Bottleneck, from_config
     from helpers.models import build_model, split
 
@@ -126,7 +126,7 @@ def test_cem_training_tightens_the_class_clusters():
     from helpers.data import load_dataset, split_dataset
     from helpers.defenses import CEM, GaussianNoise
     from helpers.models import split
-    from helpers.train import TrainConfig, train_classifier
+    from helpers.training import TrainConfig, train_classifier
 
     config = TrainConfig(n_train=512, n_test=64, n_aux=64, epochs=4, batch_size=64, width=4, lr=3e-3)
     splits = split_dataset(load_dataset("mnist5k"), **config.split_kwargs())
@@ -227,7 +227,7 @@ def test_class_mixture_fit_records_what_the_blend_needs():
 
 
 def test_cem_default_is_the_blend_and_enters_the_config():
-    from helpers.defense_eval import label
+    from helpers.evaluation.defense_eval import label
     from helpers.defenses import CEM, from_config
 
     cem = CEM({"defense": "noise", "sigma": 0.5})

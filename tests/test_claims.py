@@ -7,6 +7,7 @@ import pytest
 
 from helpers import claims
 from helpers.claims import Claim, verdict
+from helpers.pipeline import publish
 
 GREATER = Claim("t.greater", "T", "s", "> 4", "q", "×", "greater", 4.0, null=1.0)
 LESS = Claim("t.less", "T", "s", "< 1", "q", "×", "less", 1.0, null=1.0)
@@ -153,21 +154,21 @@ def test_collect_needs_claims(tmp_path):
 def test_readme_block_is_rewritten_idempotently(tmp_path):
     table = claims.claim_table(claims.rows_frame(_rows({"": [6.0, 7.0, 8.0]})))
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{claims.README_START}\nold\n{claims.README_END}\noutro\n")
+    readme.write_text(f"intro\n{publish.README_START}\nold\n{publish.README_END}\noutro\n")
     table["scale"] = "quick"
-    assert claims.update_readme(table, readme)
+    assert publish.update_readme(table, readme)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "| GPZ | GPZ split: > 4× the MSE of shallow splits | > 4× (IR-152) | 6.95 × [" in text
     assert "| > 4; no effect 1 | quick | reproduced |" in text
-    assert not claims.update_readme(table, readme)
+    assert not publish.update_readme(table, readme)
 
 
 def test_readme_shows_the_published_claims():
-    from helpers import paths
+    from helpers.core import paths
 
     text = (paths.ROOT / "README.md").read_text()
-    assert claims.readme_block(claims.published_table()) in text, "run `make figures` (it rewrites the README table)"
+    assert publish.readme_block(publish.published_table()) in text, "run `make figures` (it rewrites the README table)"
 
 
 def _write_variant(folder, seeds_values, claim_id="sift.edge", number="04"):
@@ -218,7 +219,7 @@ def test_a_partial_strong_run_adds_no_column(tmp_path):
 
 
 def test_make_claims_strong_reruns_the_notebooks_the_column_waits_for():
-    from helpers import paths
+    from helpers.core import paths
 
     sweep = [line for line in (paths.ROOT / "Makefile").read_text().splitlines() if "--set attacker=strong" in line]
     assert len(sweep) == 1 and f"--notebooks {' '.join(claims.STRONG_NOTEBOOKS)} " in sweep[0]
@@ -261,6 +262,6 @@ def test_two_runs_compared_reading_by_reading():
     shown = claims.comparison_table(both.reset_index(), ("4 epochs", "6 epochs")).set_index("reading")
     assert list(shown.columns) == ["claim", "4 epochs", "verdict 4 epochs", "6 epochs", "verdict 6 epochs",
                                    "change", "overlap"]
-    vgg = [claims._fmt(both.loc["vgg", f"{part} 4 epochs"]) for part in ("mean", "low", "high")]
+    vgg = [claims.report._fmt(both.loc["vgg", f"{part} 4 epochs"]) for part in ("mean", "low", "high")]
     assert shown.loc["vgg", "4 epochs"] == f"{vgg[0]} [{vgg[1]}, {vgg[2]}]"
     assert shown.loc["constant", "claim"] == claims.CLAIMS["gpz.split_gain"].statement

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from helpers.config import SCALES, Scale, check_choice, check_nonnegative, check_range, get_scale
+from helpers.core.config import SCALES, Scale, check_choice, check_nonnegative, check_range, get_scale
 
 
 def test_scales_resolve_by_name():
@@ -54,7 +54,7 @@ def test_checks():
 
 
 def test_classifier_epochs_override_the_scale_and_nothing_else():
-    from helpers.config import with_classifier_epochs
+    from helpers.core.config import with_classifier_epochs
 
     quick = get_scale("quick")
     assert with_classifier_epochs(quick, 0) is quick

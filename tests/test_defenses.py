@@ -74,7 +74,7 @@ def test_pearson_penalty_on_hand_made_channels():
 
 def _setting():
     from helpers.data import load_dataset, split_dataset
-    from helpers.train import TrainConfig
+    from helpers.training import TrainConfig
 
     config = TrainConfig(n_train=384, n_test=64, n_aux=64, epochs=2, batch_size=64, width=4, lr=3e-3)
     return config, split_dataset(load_dataset("mnist5k"), **config.split_kwargs())
@@ -84,7 +84,7 @@ def test_defended_training_validates_and_keys_the_cache():
     import dataclasses
 
     from helpers.defenses import GaussianNoise, from_config
-    from helpers.train import TrainConfig
+    from helpers.training import TrainConfig
 
     config, _ = _setting()
     with pytest.raises(ValueError, match="cut point"):
@@ -107,7 +107,7 @@ def test_nopeek_training_lowers_distance_correlation():
     from helpers.attacks import edge_features
     from helpers.defenses import NoPeek
     from helpers.models import split
-    from helpers.train import train_classifier
+    from helpers.training import train_classifier
 
     config, splits = _setting()
     x = splits.test.x[:64]
@@ -123,8 +123,8 @@ def test_noise_trained_classifier_is_attacked_through_its_noise():
     import dataclasses
 
     from helpers.defenses import GaussianNoise
-    from helpers.suite import SuiteBudget, run_suite
-    from helpers.train import train_classifier
+    from helpers.evaluation.harness import SuiteBudget, run_suite
+    from helpers.training import train_classifier
 
     config, splits = _setting()
     trained = train_classifier(dataclasses.replace(config, defense=GaussianNoise(0.5).config(), cut="pool1"),
@@ -189,7 +189,7 @@ def test_architecture_defenses_keep_the_cut_and_shrink_the_payload():
 def test_siftfunnel_loss_terms_and_a_training_step_lowers_the_loss():
     from helpers.defenses import SiftFunnel
     from helpers.models import build_model, split
-    from helpers.train import smoothed_targets, soft_cross_entropy
+    from helpers.training import smoothed_targets, soft_cross_entropy
 
     torch.manual_seed(0)
     defense = SiftFunnel()
@@ -247,7 +247,7 @@ def test_adversarial_training_makes_its_own_decoder_worse():
 
 
 def test_defense_grid_validates_everything_before_training():
-    from helpers.defense_eval import defense_grid, edge_cost, label
+    from helpers.evaluation.defense_eval import defense_grid, edge_cost, label
     from helpers.defenses import Bottleneck, SiftFunnel
     from helpers.models import build_model
 

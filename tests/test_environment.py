@@ -4,7 +4,7 @@ import tomllib
 
 import yaml
 
-from helpers.paths import ROOT
+from helpers.core.paths import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)$")
 

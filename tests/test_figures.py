@@ -6,7 +6,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from helpers.figures import image_grid, save  # noqa: E402
+from helpers.pipeline.figures import image_grid, save  # noqa: E402
 
 
 def make_figure():
@@ -34,7 +34,8 @@ def test_save_respects_the_staging_folder(tmp_path, monkeypatch):
 
 
 def test_a_run_outside_the_pipeline_never_writes_the_published_figures(tmp_path, monkeypatch, capsys):
-    from helpers import figures, paths
+    from helpers.pipeline import figures
+    from helpers.core import paths
 
     published, unpublished = tmp_path / "figures", tmp_path / "build" / "figures"
     monkeypatch.setattr(paths, "FIGURES", published)

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from helpers.data import load_dataset, split_dataset
-from helpers.gpz import features_at_cuts, r_squared, radius_dynamics, radius_profile, train_smoothing_arms
+from helpers.evaluation.gpz import features_at_cuts, r_squared, radius_dynamics, radius_profile, train_smoothing_arms
 from helpers.models import build_model, split
-from helpers.train import TrainConfig, predict
+from helpers.training import TrainConfig, predict
 
 
 def test_features_at_cuts_match_the_split_edges():
@@ -49,7 +49,7 @@ def test_smoothing_arms_keep_epochs_and_dynamics_rows():
     assert len(frame) == 2 * 2 * 2 and set(frame.cut) == {"fc1", "logits"}
     assert frame.groupby(["alpha", "epoch"]).test_acc.nunique().max() == 1
     # the second call loads every arm from the cache: the same rows, no model evaluated
-    import helpers.gpz as gpz
+    import helpers.evaluation.gpz as gpz
 
     def refuse(*args, **kwargs):
         raise AssertionError("recomputed a cached profile")

@@ -10,9 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import assignments, grader
-from helpers.grader import Task, run_task
-from helpers.paths import NOTEBOOKS, ROOT
+from helpers.course import assignments
+from helpers.course import grader
+from helpers.course.grader import Task, run_task
+from helpers.core.paths import NOTEBOOKS, ROOT
 
 NB01, NB03 = "01_entropy_bound.ipynb", "03_attack_evaluation.ipynb"
 

@@ -8,8 +8,9 @@ matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import manifest, paths  # noqa: E402
-from helpers.figures import save  # noqa: E402
+from helpers.core import paths  # noqa: E402
+from helpers.pipeline import manifest  # noqa: E402
+from helpers.pipeline.figures import save  # noqa: E402
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 ENTRIES = manifest.load()

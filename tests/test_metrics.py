@@ -5,7 +5,7 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from helpers import metrics
+from helpers.evaluation import metrics
 
 
 def test_mse_and_psnr_hand_computed():

@@ -1,12 +1,12 @@
-"""The KSG estimator and the calibration of helpers.mi against closed forms."""
+"""The KSG estimator and the calibration of helpers.theory.mi against closed forms."""
 import math
 
 import pytest
 import torch
 
-from helpers import mi
-from helpers.mi import calibrate, gaussian_mi, gaussian_pairs, ksg_estimate
-from helpers.probes import principal_components, probe
+from helpers.theory import mi
+from helpers.theory.mi import calibrate, gaussian_mi, gaussian_pairs, ksg_estimate
+from helpers.theory.probes import principal_components, probe
 
 
 def harmonic(m: int) -> float:

@@ -5,8 +5,8 @@ import nbformat
 import papermill
 import pytest
 
-from helpers.paths import NOTEBOOKS
-from helpers.pipeline import check_parameters, numbered_notebooks
+from helpers.core.paths import NOTEBOOKS
+from helpers.pipeline.run import check_parameters, numbered_notebooks
 
 ALL = numbered_notebooks()
 

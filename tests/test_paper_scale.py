@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import pipeline, paths
-from helpers.config import SCALES
+from helpers.pipeline import run as pipeline
+from helpers.core import paths
+from helpers.core.config import SCALES
 from helpers.data import load_dataset, split_dataset
-from helpers.defense_eval import defense_grid, evaluate_defense, train_defended
+from helpers.evaluation.defense_eval import defense_grid, evaluate_defense, train_defended
 from helpers.defenses import Patrol, Stack, from_config
 from helpers.models import ARCHS, build_model, cut_points
-from helpers.suite import ATTACKS, SuiteBudget, run_suite
-from helpers.train import TrainConfig, train_classifier
+from helpers.evaluation.harness import ATTACKS, SuiteBudget, run_suite
+from helpers.training import TrainConfig, train_classifier
 
 PAPER = SCALES["paper"]
 PER_BATCH = 16   # 6 batch files: 80 target-train/aux images and 16 test images

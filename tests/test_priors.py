@@ -1,4 +1,4 @@
-"""The attacker's learned prior (helpers.priors) and the two prior-based attacks (helpers.prior_attacks).
+"""The attacker's learned prior (helpers.attacks.priors) and the two prior-based attacks (helpers.attacks.prior_attacks).
 
 Priors train on 400 real mnist5k digits downsampled to 14×14 (seconds); the run_suite test keeps
 one 28×28 case. Every reconstruction is compared with the mean auxiliary image: the best
@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import paths, priors
+from helpers.core import paths
+from helpers.attacks import priors
 from helpers.data import Split, load_dataset, split_dataset
-from helpers.prior_attacks import DiffusionGuidedAttack, LatentSearchAttack, polyak_step
-from helpers.priors import (DDPM, ConvVAE, PriorConfig, TrainedPrior, cosine_betas, train_ddpm, train_vae,
+from helpers.attacks.prior_attacks import DiffusionGuidedAttack, LatentSearchAttack, polyak_step
+from helpers.attacks.priors import (DDPM, ConvVAE, PriorConfig, TrainedPrior, cosine_betas, train_ddpm, train_vae,
                             trained_prior)
 
 SHAPE = (1, 14, 14)
@@ -148,9 +149,9 @@ def test_constant_edge_yields_prior_samples_not_the_originals(digits, trained):
 def test_the_prior_sees_only_the_auxiliary_split_and_a_second_run_computes_nothing(monkeypatch):
     """Through run_suite at 28×28: the stored priors were trained on exactly the attacker's auxiliary
     images, none of them scored, selection or target-train; a warm run trains and reconstructs nothing."""
-    from helpers import prior_attacks
-    from helpers.suite import ATTACKS, PRIOR_ATTACKS, AttackerKnowledge, SuiteBudget, attacker_data, run_suite
-    from helpers.train import TrainConfig, held_out, train_classifier
+    from helpers.attacks import prior_attacks
+    from helpers.evaluation.harness import ATTACKS, PRIOR_ATTACKS, AttackerKnowledge, SuiteBudget, attacker_data, run_suite
+    from helpers.training import TrainConfig, held_out, train_classifier
 
     assert not set(PRIOR_ATTACKS) & set(ATTACKS)  # opt-in only
     config = TrainConfig(n_train=512, n_test=128, n_aux=128, n_val=64, epochs=1, batch_size=32, lr=3e-3, width=4)
@@ -247,7 +248,7 @@ def test_networks_handle_every_input_shape():
 
 
 def test_bad_configurations_raise_before_any_training(digits, trained, monkeypatch):
-    from helpers.suite import SuiteBudget
+    from helpers.evaluation.harness import SuiteBudget
 
     aux, x = digits
     monkeypatch.setattr(priors, "_fit", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
@@ -287,8 +288,8 @@ def test_bad_configurations_raise_before_any_training(digits, trained, monkeypat
 
 
 def test_scales_pick_prior_budgets():
-    from helpers.config import get_scale
-    from helpers.suite import SuiteBudget
+    from helpers.core.config import get_scale
+    from helpers.evaluation.harness import SuiteBudget
 
     smoke, quick, paper = (PriorConfig.from_scale(get_scale(s), "ddpm") for s in ("smoke", "quick", "paper"))
     assert smoke.T < quick.T < paper.T and smoke.epochs < quick.epochs < paper.epochs

@@ -6,8 +6,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from helpers.probes import criterion_table, effective_information, marginal_entropy
-from helpers.stats import spearman, spearman_ci
+from helpers.theory.probes import criterion_table, effective_information, marginal_entropy
+from helpers.core.stats import spearman, spearman_ci
 
 
 def test_effective_information_counts_nonzero_entries_per_image():

@@ -1,9 +1,9 @@
-"""Bracketed numbers in notebook prose come from the committed CSVs (helpers/prose.py)."""
+"""Bracketed numbers in notebook prose come from the committed CSVs (helpers/pipeline/prose.py)."""
 import numpy as np
 import pytest
 
-from helpers import prose
-from helpers.pipeline import numbered_notebooks
+from helpers.pipeline import prose
+from helpers.pipeline.run import numbered_notebooks
 
 
 def test_bracketed_numbers_are_found_and_the_rest_skipped():

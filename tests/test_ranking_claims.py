@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.ranking import pareto_front, ranked_table
+from helpers.evaluation.ranking import pareto_front, ranked_table
 
 
 def test_pareto_front_hand_computed():
@@ -66,7 +66,7 @@ def test_budget_can_be_checked_on_another_accuracy_column():
 def test_most_private_is_chosen_on_the_selection_column_not_the_scored_one():
     import pandas as pd
 
-    from helpers.ranking import most_private
+    from helpers.evaluation.ranking import most_private
 
     rows = pd.DataFrame({"label": ["a", "b", "c"], "mse_best": [0.9, 0.5, 0.1], "val_mse_best": [0.2, 0.6, 0.3]})
     assert most_private(rows).label == "b"            # not "a", the maximum of the scored MSE
@@ -76,7 +76,7 @@ def test_most_private_is_chosen_on_the_selection_column_not_the_scored_one():
     with pytest.raises(ValueError, match="missing for \\['c'\\]"):
         most_private(rows.assign(val_mse_best=[0.2, 0.6, float("nan")]))
 def test_the_strong_attacker_can_reorder_the_ranking_and_the_front():
-    from helpers.ranking import attacker_change
+    from helpers.evaluation.ranking import attacker_change
     # b is the most private against the standard attacks, but the prior attacks invert it (0.2 -> 0.02)
     results = pd.DataFrame({"label": ["none", "a", "b"], "defense": ["none", "noise", "bottleneck"],
                             "accuracy": [0.98, 0.97, 0.96], "mse_best_standard": [0.01, 0.05, 0.2],

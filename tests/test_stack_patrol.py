@@ -117,7 +117,7 @@ def test_patrol_validates_before_training():
 def test_patrol_training_meets_the_budget_and_lipschitz_term_contracts_the_edge():
     from helpers.data import load_dataset, split_dataset
     from helpers.defenses.patrol import local_lipschitz
-    from helpers.train import TrainConfig, accuracy, train_classifier
+    from helpers.training import TrainConfig, accuracy, train_classifier
 
     config = TrainConfig(n_train=384, n_test=64, n_aux=64, epochs=2, batch_size=64, width=4, lr=3e-3)
     splits = split_dataset(load_dataset("mnist5k"), **config.split_kwargs())
@@ -151,7 +151,7 @@ def test_gaussian_entropy_upper_matches_closed_forms():
 
 
 def test_labels_of_stacks_and_cem_plug_ins():
-    from helpers.defense_eval import label
+    from helpers.evaluation.defense_eval import label
 
     stack = Stack([NOISE, {"defense": "bottleneck", "channels": 8}])
     assert label(stack) == "noise sigma=0.5 + bottleneck channels=8"

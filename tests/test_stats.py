@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from helpers.stats import mean_ci, summarize
+from helpers.core.stats import mean_ci, summarize
 
 
 def test_constant_values_have_a_degenerate_interval():

@@ -7,9 +7,9 @@ from helpers import defenses
 from helpers.data import load_dataset, split_dataset
 from helpers.defenses import GaussianNoise, ObservedEdge, observe
 from helpers.attacks import class_mean_images
-from helpers.config import get_scale
-from helpers.suite import BASELINES, AttackerKnowledge, SuiteBudget, attacker_data, run_suite
-from helpers.train import TrainConfig, predict, train_classifier
+from helpers.core.config import get_scale
+from helpers.evaluation.harness import BASELINES, AttackerKnowledge, SuiteBudget, attacker_data, run_suite
+from helpers.training import TrainConfig, predict, train_classifier
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_warm_run_reuses_scores_and_computes_no_features(setting, monkeypatch):
     budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, n_eval=8)
     attacks = ["inverse_network", "class_mean"]
     first, _, _ = run_suite(trained, splits, "pool2", budget=budget, attacks=attacks, device="cpu")
-    import helpers.suite as suite
+    import helpers.evaluation.harness as suite
 
     calls = {"score": 0, "observe": 0}
     score, observe_all = suite.score_images, suite.observe_all
@@ -182,7 +182,7 @@ def test_warm_run_reuses_scores_and_computes_no_features(setting, monkeypatch):
 def test_selection_images_are_reconstructed_by_the_same_fitted_attacks(setting):
     """Choices are made on held-out validation images: every attack, fitted once, also reconstructs
     them; the scored rows are exactly those of a run without selection."""
-    from helpers.train import held_out
+    from helpers.training import held_out
 
     config, splits = setting
     config = dataclasses.replace(config, n_val=64)

@@ -1,11 +1,12 @@
-"""helpers/sweep.py on a real local Ray instance: notebook 00 at smoke, seeds 0 and 1, plus one bad job."""
+"""helpers/pipeline/sweep.py on a real local Ray instance: notebook 00 at smoke, seeds 0 and 1, plus one bad job."""
 import json
 
 import nbformat
 import pandas as pd
 import pytest
 
-from helpers import claims, sweep
+from helpers import claims
+from helpers.pipeline import sweep
 
 ray = pytest.importorskip("ray")
 

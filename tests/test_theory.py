@@ -221,7 +221,7 @@ def test_mine_within_15_percent_of_correlated_gaussians():
 
 
 def test_learned_estimator_reaches_the_gaussian_mmse_and_is_cached(monkeypatch):
-    from helpers import theory
+    from helpers.theory import mine as theory
 
     channel = gaussian_channel(1.0, 1.0, d=2)  # MMSE = s²σ²/(s²+σ²) = 0.5 per dimension
     x_train, z_train = channel.sample(4000, seed=0)

@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import train as train_module
+from helpers.training import classifier as train_module
 from helpers.data import load_dataset, split_dataset
-from helpers.train import TrainConfig, smoothed_targets, soft_cross_entropy, train_classifier
+from helpers.training import TrainConfig, smoothed_targets, soft_cross_entropy, train_classifier
 
 
 def test_smoothed_targets_hand_computed():
@@ -34,7 +34,7 @@ def test_bad_configs_fail_before_work():
 
 
 def test_paper_scale_fits_the_embedded_dataset():
-    from helpers.config import SCALES
+    from helpers.core.config import SCALES
 
     config = TrainConfig.from_scale(SCALES["paper"], data=load_dataset("mnist5k"))
     assert (config.n_train, config.n_test, config.n_aux, config.dataset) == (3571, 714, 714, "mnist5k")

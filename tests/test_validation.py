@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import helpers
-from helpers.config import check_list, check_range, check_seed
-from helpers.defense_eval import defense_grid
+from helpers.core.config import check_list, check_range, check_seed
+from helpers.evaluation.defense_eval import defense_grid
 from helpers.defenses import from_config
-from helpers.gpz import attack_profile, features_at_cuts, train_smoothing_arms
+from helpers.evaluation.gpz import attack_profile, features_at_cuts, train_smoothing_arms
 from helpers.models import build_model
 
 
@@ -81,14 +81,14 @@ def test_setup_notebook_refuses_a_bad_seed(seed):
 
 
 def test_check_writable_creates_the_folder_and_leaves_nothing_in_it(tmp_path):
-    from helpers.paths import check_writable
+    from helpers.core.paths import check_writable
 
     folder = check_writable(tmp_path / "new" / "cache", "cache folder", "MIA_CACHE_DIR")
     assert folder.is_dir() and list(folder.iterdir()) == []
 
 
 def test_a_folder_that_cannot_be_created_is_reported(tmp_path):
-    from helpers.paths import check_writable
+    from helpers.core.paths import check_writable
 
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
@@ -100,7 +100,7 @@ def test_a_folder_that_cannot_be_created_is_reported(tmp_path):
 
 @pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root may write into read-only folders")
 def test_a_read_only_folder_is_reported(tmp_path):
-    from helpers.paths import check_writable
+    from helpers.core.paths import check_writable
 
     folder = tmp_path / "figures"
     folder.mkdir(mode=0o555)
@@ -139,7 +139,7 @@ def test_an_undeclared_papermill_parameter_is_named():
 def test_papermill_refuses_a_misspelt_parameter_before_any_work(tmp_path):
     import papermill
 
-    from helpers import paths
+    from helpers.core import paths
 
     with pytest.raises(papermill.PapermillExecutionError, match="declares no parameter sed"):
         papermill.execute_notebook(str(paths.NOTEBOOKS / "00_quickstart.ipynb"), str(tmp_path / "out.ipynb"),
@@ -151,7 +151,7 @@ def test_papermill_refuses_a_misspelt_parameter_before_any_work(tmp_path):
 def test_an_unknown_grid_cut_fails_instead_of_being_skipped(tmp_path):
     import papermill
 
-    from helpers import paths
+    from helpers.core import paths
 
     with pytest.raises(papermill.PapermillExecutionError, match="pool9"):
         papermill.execute_notebook(str(paths.NOTEBOOKS / "03_attack_evaluation.ipynb"), str(tmp_path / "out.ipynb"),

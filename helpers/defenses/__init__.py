@@ -8,9 +8,8 @@ inference (:mod:`.base`). One module per family: :mod:`.obfuscation` (noise, dro
 """
 from __future__ import annotations
 
-from ..config import check_choice
 from .architecture import Bottleneck
-from .base import Defense, ObservedEdge, insert_at_cut, observe
+from .base import DEFENSES, Defense, ObservedEdge, from_config, insert_at_cut, observe, register_defense
 from .cem import CEM
 from .obfuscation import Dropout, GaussianNoise, TopK
 from .patrol import Patrol
@@ -18,21 +17,11 @@ from .siftfunnel import SiftFunnel
 from .stack import Stack
 from .training import AdversarialTraining, LabelSmoothing, NoPeek
 
-DEFENSES = {cls.name: cls for cls in (Defense, GaussianNoise, Dropout, TopK, NoPeek, LabelSmoothing,
-                                      AdversarialTraining, Bottleneck, SiftFunnel, Stack, Patrol, CEM)}
-
-
-def from_config(config: dict | None) -> Defense:
-    """Rebuild a defense from ``Defense.config()`` (None: no defense); unknown names raise ValueError."""
-    if not config:
-        return Defense()
-    params = dict(config)
-    name = check_choice("defense", params.pop("defense", None), DEFENSES)
-    version = params.pop("version", DEFENSES[name].version)  # absent: the current code's
-    if version != DEFENSES[name].version:
-        raise ValueError(f"{name} config of version {version}, but the code is version {DEFENSES[name].version}")
-    return DEFENSES[name](**params)
+# the registry lists valid names in this order
+for _defense in (GaussianNoise, Dropout, TopK, NoPeek, LabelSmoothing, AdversarialTraining, Bottleneck, SiftFunnel,
+                 Stack, Patrol, CEM):
+    register_defense(_defense)
 
 
 __all__ = ["CEM", "DEFENSES", "AdversarialTraining", "Bottleneck", "Defense", "Dropout", "GaussianNoise", "LabelSmoothing",
-           "NoPeek", "ObservedEdge", "Patrol", "SiftFunnel", "Stack", "TopK", "from_config", "insert_at_cut", "observe"]
+           "NoPeek", "ObservedEdge", "Patrol", "SiftFunnel", "Stack", "TopK", "from_config", "insert_at_cut", "observe", "register_defense"]

@@ -14,6 +14,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ..core.config import check_choice
+from ..models import SplittableNet, split
+
 
 class Defense:
     """The undefended baseline: the cloud receives z unchanged."""
@@ -85,8 +88,6 @@ class ObservedEdge(nn.Module):
 
 def feature_shape_at(model, cut: str) -> tuple:
     """Per-image shape of the features at ``cut`` (one forward pass of a zero image)."""
-    from ..models import split
-
     edge, _ = split(model, cut)
     was_training = model.training
     model.eval()
@@ -98,8 +99,6 @@ def feature_shape_at(model, cut: str) -> tuple:
 
 def rebuild(model, blocks: "OrderedDict[str, nn.Module]"):
     """A :class:`~helpers.models.SplittableNet` like ``model`` with other blocks."""
-    from ..models import SplittableNet
-
     return SplittableNet(blocks, model.input_shape, model.num_classes, model.arch)
 
 
@@ -120,3 +119,34 @@ def insert_at_cut(model, cut: str, edge_extra: nn.Module, cloud_extra: nn.Module
             block = nn.Sequential(cloud_extra, block)
         blocks[name] = block
     return rebuild(model, blocks)
+
+
+# ---------------------------------------------------------------- the registry of defenses by name
+
+DEFENSES: dict[str, type[Defense]] = {}
+
+
+def register_defense(cls: type[Defense]) -> type[Defense]:
+    """Make ``cls`` rebuildable from its :meth:`Defense.config` by :func:`from_config` (usable as a
+    class decorator). Its ``name`` must be new, unless the same class is registered again."""
+    if not (isinstance(cls, type) and issubclass(cls, Defense)):
+        raise TypeError(f"{cls!r} is not a subclass of helpers.defenses.Defense")
+    if DEFENSES.get(cls.name, cls) is not cls:
+        raise ValueError(f"a defense named {cls.name!r} is already registered ({DEFENSES[cls.name].__name__})")
+    DEFENSES[cls.name] = cls
+    return cls
+
+
+def from_config(config: dict | None) -> Defense:
+    """Rebuild a defense from ``Defense.config()`` (None: no defense); unknown names raise ValueError."""
+    if not config:
+        return Defense()
+    params = dict(config)
+    name = check_choice("defense", params.pop("defense", None), DEFENSES)
+    version = params.pop("version", DEFENSES[name].version)  # absent: the current code's
+    if version != DEFENSES[name].version:
+        raise ValueError(f"{name} config of version {version}, but the code is version {DEFENSES[name].version}")
+    return DEFENSES[name](**params)
+
+
+register_defense(Defense)

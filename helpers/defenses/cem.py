@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..config import check_choice, check_range
-from ..repro import module_device
-from ..theory import kmeans
-from .base import Defense
+from ..core.config import check_choice, check_range
+from ..core.repro import module_device
+from ..theory.mixture import kmeans
+from .base import Defense, from_config
 
 VARIANTS = ("isotropic", "diagonal", "logdet")
 FIT_ON = ("training_pass", "eval_pass")
@@ -193,8 +193,6 @@ class CEM(Defense):
     def __init__(self, base: dict, weight: float = 8.0, sigma: float | None = None, k: int = 5, tau: float = 0.125,
                  gamma0: float = 0.01, variant: str = "isotropic", warmup_epochs: int = 1,
                  fit_on: str = "training_pass", ramp: bool = False, variance: str = "blend"):
-        from . import from_config
-
         self.base = from_config(base)
         if self.base.name == "cem":
             raise ValueError("CEM is a plug-in on another defense, not on itself")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config import check_nonnegative, check_range
+from ..core.config import check_nonnegative, check_range
 from .base import Defense
 
 

@@ -26,8 +26,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..config import check_choice, check_nonnegative, check_range
-from ..repro import module_device
+from ..core.config import check_choice, check_nonnegative, check_range
+from ..core.repro import module_device
+from ..models import SplittableNet, split
 from .base import Defense, rebuild
 
 METRICS = ("flops", "params")
@@ -70,7 +71,6 @@ def _first_conv(block: nn.Module) -> nn.Conv2d | None:
 
 
 def _edge_blocks(model, cut: str) -> list[tuple[str, nn.Module]]:
-    from ..models import split
 
     return list(split(model, cut)[0].named_children())
 
@@ -217,7 +217,6 @@ def prune_to_budget(edge: nn.Sequential, gates: list[ChannelGate], input_shape: 
 
 def rebuild_like(edge: nn.Sequential, input_shape: tuple):
     """A :class:`~helpers.models.SplittableNet` view of an edge (same modules, shared weights)."""
-    from ..models import SplittableNet
 
     return SplittableNet(OrderedDict(edge.named_children()), input_shape, 0, "vgg")
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import check_nonnegative, check_range
+from ..core.config import check_nonnegative, check_range
 from .base import Defense, feature_shape_at, rebuild
 
 

@@ -2,7 +2,7 @@
 obfuscation defense on top of it, e.g. noise + adversarial training or noise + bottleneck)."""
 from __future__ import annotations
 
-from .base import Defense
+from .base import Defense, from_config
 
 
 class Stack(Defense):
@@ -16,8 +16,6 @@ class Stack(Defense):
     name = "stack"
 
     def __init__(self, parts: list):
-        from . import from_config
-
         if not isinstance(parts, (list, tuple)) or len(parts) < 2:
             raise ValueError(f"a stack needs a list of at least two defense configs, got {parts!r}")
         self.parts = [from_config(part) for part in parts]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..config import check_nonnegative, check_range
+from ..core.config import check_nonnegative, check_range
+from ..models.decoder import Decoder
 from .base import Defense
 
 
@@ -70,8 +71,6 @@ class AdversarialTraining(Defense):
 
     def _attacker(self, x: torch.Tensor, z: torch.Tensor):
         if self._decoder is None:
-            from ..attacks import Decoder
-
             self._decoder = Decoder(tuple(z.shape[1:]), tuple(x.shape[1:]), self.width, depth=0).to(z.device)
             self._optimizer = torch.optim.Adam(self._decoder.parameters(), lr=self.lr)
         return self._decoder

@@ -1,0 +1,93 @@
+"""Claim rows: one measured value per claim, reading and seed (:func:`record`), and the CSV files that
+hold them (:func:`seed_file`, :func:`collect_rows`)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core import paths
+from ..core.config import check_seed
+from .registry import CLAIMS, DEFAULT_DATASET, MIN_SEEDS, SEED_FOLDER, Claim
+from .rule import judge
+
+
+def record(claim_id: str, seed: int, value: float, reading: str = "", note: str = "") -> dict:
+    """One measured value of a claim for one seed (and one reading of it), as a CSV row."""
+    if claim_id not in CLAIMS:
+        raise ValueError(f"unknown claim {claim_id!r}; defined: {', '.join(CLAIMS)}")
+    seed = check_seed(seed)
+    claim = CLAIMS[claim_id]
+    value = float(value)
+    if claim.log and value <= 0:
+        raise ValueError(f"claim {claim_id} is a ratio: got the non-positive value {value}")
+    return {"id": claim_id, "reading": reading, "seed": seed, "value": value, "note": note}
+
+
+def rows_frame(rows: list[dict]) -> pd.DataFrame:
+    """A notebook's claim rows with each claim's definition beside them (the NN_claims.csv layout)."""
+    frame = pd.DataFrame(rows, columns=["id", "reading", "seed", "value", "note"])
+    if frame.duplicated(["id", "reading", "seed"]).any():
+        raise ValueError("each (claim, reading, seed) may be recorded once")
+    fields = [f for f in Claim.__dataclass_fields__ if f != "id"]
+    definitions = pd.DataFrame([asdict(CLAIMS[i]) for i in frame.id], columns=["id", *fields]).drop(columns="id")
+    return pd.concat([frame.reset_index(drop=True), definitions], axis=1)
+
+
+def seed_file(notebook_number: str, seed: int, folder: Path | None = None, dataset: str | None = None,
+              variant: str | None = None) -> Path:
+    """Where ``make claims`` keeps the claim rows of seed >= 1 of one notebook. The rows of another
+    ``dataset`` than :data:`DEFAULT_DATASET`, or of a ``variant`` run (other notebook parameters, e.g.
+    ``classifier_epochs6``), every seed 0 included, go to ``claims/<dataset>-<variant>/``."""
+    folder = Path(folder) if folder is not None else paths.FIGURES
+    return _seed_folder(folder, dataset, variant) / f"{notebook_number}_claims_seed{seed}.csv"
+
+
+def _seed_folder(folder: Path, dataset: str | None, variant: str | None = None) -> Path:
+    parts = ([dataset] if dataset not in (None, DEFAULT_DATASET) else []) + ([variant] if variant else [])
+    return folder / SEED_FOLDER / "-".join(parts) if parts else folder / SEED_FOLDER
+
+
+def collect_rows(folder: Path | None = None, dataset: str | None = None, variant: str | None = None) -> pd.DataFrame:
+    """Every claim row of every seed present: ``NN_claims.csv`` (seed 0) and ``claims/*.csv``;
+    for another ``dataset`` than the default or a ``variant``, only that run's folder of
+    :func:`seed_file` (the sweep's runs).
+
+    A (claim, reading, seed) found in two files must have the same value (notebook 02's label-
+    smoothing arms are trained for seeds 0-2 by every run of it); otherwise it is an error."""
+    folder = Path(folder) if folder is not None else paths.FIGURES
+    published = sorted(folder.glob("[0-9][0-9]_claims.csv")) if dataset in (None, DEFAULT_DATASET) and not variant else []
+    files = published + sorted(_seed_folder(folder, dataset, variant).glob("[0-9][0-9]_claims_seed*.csv"))
+    frames = [pd.read_csv(f, dtype={"reading": str, "note": str}).assign(file=f.name) for f in files]
+    frames = [f for f in frames if "value" in f.columns]
+    if not frames:
+        raise FileNotFoundError(f"no claim rows in {folder}: run `make figures` first")
+    rows = pd.concat(frames, ignore_index=True)
+    rows["reading"] = rows.reading.fillna("")
+    unknown = sorted(set(rows.id) - set(CLAIMS))
+    if unknown:
+        raise ValueError(f"claim rows name unknown claims {unknown}")
+    spread = rows.groupby(["id", "reading", "seed"]).value.agg(lambda v: np.ptp(v.to_numpy(float)))
+    clash = spread[spread > 1e-9 * (1 + rows.value.abs().max())]
+    if len(clash):
+        raise ValueError(f"different values for the same claim, reading and seed: {list(clash.index)[:3]}")
+    return rows.drop_duplicates(["id", "reading", "seed"]).reset_index(drop=True)
+
+
+def complete_variant_rows(variant: str, folder: Path | None = None,
+                          notebooks: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """The claim rows of a variant run (:func:`collect_rows`), or None until it is complete: every
+    claim it has measured on :data:`MIN_SEEDS` seeds or more, and rows from each of ``notebooks``
+    (e.g. ``("04", "06", "07")``). A partial run (a crashed job, a seed still to run) would only add
+    "inconclusive", or call a notebook's claims "not rerun"."""
+    if not variant:
+        raise ValueError("name the variant run (e.g. 'attackerstrong'); the default run is collect_rows()")
+    folder = Path(folder) if folder is not None else paths.FIGURES
+    if not any(_seed_folder(folder, None, variant).glob("[0-9][0-9]_claims_seed*.csv")):
+        return None
+    rows = collect_rows(folder, variant=variant)
+    if set(notebooks) - {f[:2] for f in rows.file} or judge(rows)["n seeds"].min() < MIN_SEEDS:
+        return None
+    return rows

@@ -1,0 +1,50 @@
+"""Absolute project paths, derived from this file so that papermill, nbval and pytest agree.
+
+nbval runs a kernel in the notebook's folder and papermill in the caller's folder, so no
+helper may rely on the current working directory.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+FIGURES = ROOT / "figures"
+DATA = ROOT / "data"
+BUILD = ROOT / "build"
+FIGURES_ENV_VAR = "MIA_FIGURES_DIR"
+# figures of a run outside the pipeline (papermill, Jupyter): never over the published figures/
+UNPUBLISHED_FIGURES = BUILD / "figures"
+
+
+def cache_dir() -> Path:
+    """Where expensive results are cached; ``$MIA_CACHE_DIR`` overrides ``data/cache``."""
+    return Path(os.environ.get("MIA_CACHE_DIR", DATA / "cache"))
+
+
+def figures_dir() -> Path:
+    """Where figures are saved: ``$MIA_FIGURES_DIR`` (``make figures`` points it at a staging folder
+    and publishes into ``figures/``), else ``build/figures/``, so that a direct papermill or Jupyter
+    run never overwrites the published figures while ``figures/MANIFEST.yaml`` describes others."""
+    return Path(os.environ.get(FIGURES_ENV_VAR, UNPUBLISHED_FIGURES))
+
+
+def raw_data_dir() -> Path:
+    """Where torchvision downloads land; ``$DATA_DIR`` overrides ``data/raw``."""
+    return Path(os.environ.get("DATA_DIR", DATA / "raw"))
+
+
+def check_writable(folder: Path, what: str, env_var: str) -> Path:
+    """Create ``folder`` if needed and prove it writable with a file removed at once, so that a run
+    fails at its first cell rather than after hours of training; the error names ``env_var``."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise PermissionError(f"the {what} {folder} is not writable ({type(error).__name__}: {error}); "
+                              f"make it writable or set ${env_var} to a writable folder") from error
+    return folder
