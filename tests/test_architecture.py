@@ -129,3 +129,25 @@ def test_every_layer_is_a_documented_package(folder):
     init = ROOT / "helpers" / folder / "__init__.py"
     assert init.is_file(), f"helpers/{folder} is not a package"
     assert ast.get_docstring(ast.parse(init.read_text())), f"helpers/{folder}/__init__.py has no docstring"
+
+
+def architecture_table() -> list[tuple[int, list[str]]]:
+    """(layer, folders) from the table of book/architecture.md."""
+    rows = []
+    for line in (ROOT / "book" / "architecture.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("|") and cells[0].isdigit():
+            rows.append((int(cells[0]), [f.strip("`/ ").removeprefix("helpers/") for f in cells[1].split(",")]))
+    return rows
+
+
+def test_the_books_architecture_note_matches_the_folders_and_the_contract():
+    import tomllib
+
+    documented = architecture_table()
+    folders = {p.parent.name for p in (ROOT / "helpers").glob("*/__init__.py")}
+    assert sorted(f for _, layer in documented for f in layer) == sorted(folders)
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]["layers"]
+    # the contract lists layers top first; the note numbers them from the bottom
+    as_contract = [sorted(f for f in layer) for _, layer in sorted(documented, reverse=True)]
+    assert as_contract == [sorted(part.strip() for part in layer.split("|")) for layer in contract]

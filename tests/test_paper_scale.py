@@ -17,6 +17,7 @@ from helpers.core import paths
 from helpers.core.config import SCALES
 from helpers.data import load_dataset, split_dataset
 from helpers.evaluation.defense_eval import defense_grid, evaluate_defense, train_defended
+from helpers.evaluation.grids import DEFENSE_GRID, benchmark_grid, cem_setting
 from helpers.defenses import Patrol, Stack, from_config
 from helpers.models import ARCHS, build_model, cut_points
 from helpers.evaluation.harness import ATTACKS, SuiteBudget, run_suite
@@ -92,12 +93,14 @@ def notebook_defenses(vgg, cut: str) -> list:
     p07 = pipeline.check_parameters(paths.NOTEBOOKS / "07_defense_benchmark.ipynb", {})
     flops = {p.name: p.edge_flops / 1e6 for p in cut_points(vgg)}
     noise = {"defense": "noise", "sigma": p05["sigma"]}
-    cem = [from_config({"defense": "cem", "base": b, **{**p05["cem"], "weight": w}})
+    setting = cem_setting(p05["cem"])
+    cem = [from_config({"defense": "cem", "base": b, **{**setting, "weight": w}})
            for b in [noise] + [Stack([noise, {"defense": n, **q}]).config() for n, q in p05["stacked"].items()]
-           for w in [p05["cem"]["weight"], *p05["fallback_weights"]]]
+           for w in [setting["weight"], *p05["fallback_weights"]]]
     patrol_06 = Patrol(budget=flops[p06["shallow_cut"]], metric="flops", sparsity=p06["sparsity"],
                        prune_at=p06["prune_at"], lipschitz=p06["lipschitz"], adversarial=p06["adversarial"])
-    grid = defense_grid(p04["defenses"]) + defense_grid(p07["defenses"]) + cem
+    grid = (defense_grid(p04["defenses"] or DEFENSE_GRID) + defense_grid(p07["defenses"] or benchmark_grid())
+            + cem)
     grid.append(Patrol(budget=flops[p07["patrol_budget_cut"]], metric="flops", **p07["patrol"]))
     unique = {str(d.config()): (d, cut) for d in grid}
     return list(unique.values()) + [(patrol_06, p06["deep_cut"])]

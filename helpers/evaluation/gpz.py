@@ -20,8 +20,8 @@ from ..core.config import check_list, check_range, check_seed
 from ..core.repro import module_device
 from ..core.stats import summarize
 from ..data import Splits
-from ..models import SplittableNet, check_cuts
-from ..theory.radius import global_variance, intra_class_radius
+from ..models import SplittableNet, check_cuts, cut_points
+from ..theory.radius import global_variance, intra_class_radius, zone_cuts
 from ..training import TrainConfig, TrainedClassifier, train_classifier
 from .harness import AttackerKnowledge, SuiteBudget, run_suite
 
@@ -122,3 +122,36 @@ def r_squared(frame: pd.DataFrame, target: str, predictors: list[str]) -> float:
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     residual = y - design @ coef
     return float(1 - residual @ residual / ((y - y.mean()) @ (y - y.mean())))
+
+
+def level_cuts(model: SplittableNet, cuts) -> tuple[str, str]:
+    """(feature-level cut, decision-level cut) among ``cuts``: the last whose output is image-shaped
+    (C×H×W) and the first that is flat, the two sides of the feature→decision transition."""
+    shapes = {p.name: len(p.feature_shape) for p in cut_points(model)}
+    unknown = [c for c in cuts if c not in shapes]
+    if unknown:
+        raise ValueError(f"{unknown} are not cut points of this model; valid: {', '.join(shapes)}")
+    image, flat = [c for c in cuts if shapes[c] == 3], [c for c in cuts if shapes[c] == 1]
+    if not image or not flat:
+        raise ValueError(f"the cuts {list(cuts)} do not span the transition: need an image-shaped and a flat one")
+    return image[-1], flat[0]
+
+
+def transition_levels(rows: pd.DataFrame, model: SplittableNet, zone: str) -> dict:
+    """The attack at both sides of the transition and at the GPZ cut (the first of ``zone``, as
+    :attr:`~helpers.theory.radius.PartitionZone.text` writes it), for one architecture's per-cut
+    table ``rows`` (columns cut, mse, mse_vs_class_mean; shallowest cut first)."""
+    feature, decision = level_cuts(model, list(rows.cut))
+    gpz_cut = zone_cuts(zone)[0]
+    by_cut = rows.set_index("cut")
+    mse = by_cut.mse
+    return {"feature-level cut": feature, "decision-level cut": decision, "GPZ cut": gpz_cut,
+            "MSE feature": mse[feature], "MSE decision": mse[decision],
+            "decision vs feature (%)": 100 * (mse[decision] / mse[feature] - 1),
+            "MSE GPZ / shallowest": mse[gpz_cut] / mse.iloc[0],
+            "MSE GPZ / class-mean": by_cut.mse_vs_class_mean[gpz_cut]}
+
+
+def at_boundary(zone: str, feature_cut: str, decision_cut: str) -> bool:
+    """Does a GPZ (a cut or a zone) lie exactly on the transition: every cut of it one of its two sides?"""
+    return all(cut in (feature_cut, decision_cut) for cut in zone_cuts(zone))

@@ -1,16 +1,9 @@
-"""The attack harness: attacker knowledge, the attacker's data, and one call that runs every attack.
+"""The attack harness: one call that fits and runs registered attacks at a cut, and scores them.
 
-Attacker knowledge is an explicit :class:`AttackerKnowledge`, never hidden in a data loader:
-
-* ``aux``: ``"disjoint_aux"`` (default; images disjoint from the target's), ``"train_set"`` (a
-  subset of the target's training images: CEM's "training" setting) or ``"test_split"`` (the part of
-  the target-test split that is not scored: CEM's "inference" setting);
-* ``noise_aware``: the decoder is trained on what the cloud observes (defense applied) rather than
-  on the clean edge output;
-* the access each attack needs is fixed by the attack: black-box queries (inverse network), the
-  edge's weights (white box, hybrid), the cloud's weights and the edge's architecture (query-free),
-  or the edge's weights and an image prior trained on the auxiliary images alone (the opt-in
-  :data:`PRIOR_ATTACKS`, :mod:`helpers.attacks.prior_attacks`).
+Every attack is an :class:`~helpers.attacks.protocol.AttackSpec` in the registry
+(:mod:`helpers.attacks.catalogue` holds the built-in ones); :func:`run_suite` loops over the names it
+is given. What the attacker knows and may spend is :mod:`helpers.attacks.budget`
+(:class:`AttackerKnowledge`, :func:`attacker_data`, :class:`SuiteBudget`; re-exported here).
 
 Images the attacks are scored on (the first ``n_eval`` target-test images) are never used to fit,
 select or stop anything. Choices between defenses are made on a *selection* split instead (the
@@ -23,16 +16,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from dataclasses import dataclass
 
 import pandas as pd
 import torch
 
-from ..attacks import (DiffusionGuidedAttack, InverseNetworkAttack, LatentSearchAttack, QueryFreeShadowAttack,
-                       WhiteBoxOptimizationAttack, class_mean_images)
-from ..attacks.priors import PriorConfig
+from ..attacks.budget import AUX_CHOICES, AttackerKnowledge, SuiteBudget, attacker_data
+from ..attacks.catalogue import ATTACKS, BASELINES, PRIOR_ATTACKS
+from ..attacks.protocol import AttackContext, AttackerData, AttackSpec, attack_spec
 from ..core import cache
-from ..core.config import Scale, check_choice, check_range
 from ..core.inference import batched, edge_features, predict
 from ..core.repro import module_device, resolve_device
 from ..data import Split, Splits
@@ -42,123 +33,8 @@ from ..training import TrainedClassifier
 from .metrics import lpips_available
 from .scoring import evaluate, score_images
 
-AUX_CHOICES = ("disjoint_aux", "train_set", "test_split")
-ATTACKS = ("inverse_network", "white_box", "hybrid", "query_free")
-# references that use no features: the mean auxiliary image, and the mean auxiliary image of the
-# class the cloud predicts (what the label alone gives an attacker)
-BASELINES = ("mean_image", "class_mean")
-# opt-in (not in ATTACKS): each trains its own image prior on the auxiliary images first
-PRIOR_ATTACKS = ("latent_search", "diffusion")
-OPTIMISATION_ATTACKS = ("white_box", "hybrid", *PRIOR_ATTACKS)
-# prior attacks that start from the inverse network's reconstruction (its decoder is trained once).
-# Measured at quick on 64 target-train images of the VGG (neither aux nor scored): latent search from
-# it reached MSE 0.013 at pool3 against 0.018 from w = 0 (equal at pool1, where the VAE's blur is the
-# floor); the diffusion attack noised it to 3/4 of T: MSE 0.00073 at pool3 in 3/4 of the steps
-# (from pure noise 0.00076, from 1/2 of T 0.00084)
-PRIOR_HYBRID = ("latent_search", "diffusion")
-
-
-@dataclass(frozen=True)
-class AttackerKnowledge:
-    aux: str = "disjoint_aux"
-    noise_aware: bool = True
-
-    def __post_init__(self):
-        check_choice("aux", self.aux, AUX_CHOICES)
-
-
-def attacker_data(splits: Splits, knowledge: AttackerKnowledge, n_eval: int) -> tuple[Split, Split]:
-    """(auxiliary split, evaluation split). Evaluation: the first ``n_eval`` target-test images."""
-    if not 0 < n_eval <= len(splits.test):
-        raise ValueError(f"n_eval must lie in [1, {len(splits.test)}], got {n_eval}")
-    take = lambda part, sl: Split(part.x[sl], part.y[sl], part.index[sl])  # noqa: E731
-    evaluation = take(splits.test, slice(0, n_eval))
-    if knowledge.aux == "disjoint_aux":
-        aux = splits.aux
-    elif knowledge.aux == "train_set":
-        aux = take(splits.train, slice(0, len(splits.aux)))
-    else:
-        aux = take(splits.test, slice(n_eval, None))
-        if len(aux) < 2:
-            raise ValueError("aux='test_split' needs target-test images beyond the n_eval scored ones")
-    return aux, evaluation
-
-
-@dataclass(frozen=True)
-class SuiteBudget:
-    """Attack budgets; ``from_scale`` picks them from a :class:`Scale`.
-
-    ``n_eval`` target-test images are scored. The optimisation attacks (white box, hybrid) cost a
-    full edge forward+backward per image and step, so they may score only the first
-    ``n_eval_optimisation`` of those images (``None``: all of them).
-    """
-
-    decoder_epochs: int = 10
-    decoder_width: int = 64
-    decoder_depth: int = 1
-    decoder_lr: float = 1e-3
-    decoder_batch_size: int = 128
-    white_box_steps: int = 300
-    white_box_lr: float = 0.1
-    tv_weight: float = 0.01
-    hybrid_steps: int = 100
-    shadow_epochs: int = 5
-    n_eval: int = 500
-    n_eval_optimisation: int | None = None
-    vae: PriorConfig = PriorConfig("vae")      # the latent-search attack's prior
-    ddpm: PriorConfig = PriorConfig("ddpm")    # the diffusion attack's prior
-    latent_steps: int = 200
-    latent_lr: float = 0.05
-    latent_prior_weight: float = 1e-3
-    guidance: float = 1.0
-    diffusion_start: float = 0.75              # fraction of T the inverse network's output is noised to
-
-    def __post_init__(self):
-        for name in ("decoder_epochs", "decoder_width", "decoder_batch_size", "white_box_steps", "hybrid_steps",
-                     "shadow_epochs", "n_eval", "latent_steps"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if not (isinstance(self.vae, PriorConfig) and self.vae.kind == "vae"
-                and isinstance(self.ddpm, PriorConfig) and self.ddpm.kind == "ddpm"):
-            raise ValueError(f"vae and ddpm must be PriorConfigs of those kinds, got {self.vae!r}, {self.ddpm!r}")
-        check_range("latent_lr", self.latent_lr, 0.0, low_inclusive=False)
-        check_range("latent_prior_weight", self.latent_prior_weight, 0.0)
-        check_range("guidance", self.guidance, 0.0, 2.0, high_inclusive=True)
-        check_range("diffusion_start", self.diffusion_start, 0.0, 1.0, low_inclusive=False, high_inclusive=True)
-        if self.decoder_depth < 0 or self.tv_weight < 0 or self.white_box_lr <= 0 or self.decoder_lr <= 0:
-            raise ValueError("decoder_depth and tv_weight must be non-negative, white_box_lr and decoder_lr positive")
-        if self.n_eval_optimisation is not None and not 1 <= self.n_eval_optimisation:
-            raise ValueError(f"n_eval_optimisation must be positive or None, got {self.n_eval_optimisation}")
-
-    def decoder_options(self) -> dict:
-        """Keyword arguments of :class:`InverseNetworkAttack` for this budget's decoder."""
-        return dict(width=self.decoder_width, depth=self.decoder_depth, epochs=self.decoder_epochs,
-                    lr=self.decoder_lr, batch_size=self.decoder_batch_size)
-
-    @property
-    def n_optimisation(self) -> int:
-        return min(self.n_eval, self.n_eval_optimisation or self.n_eval)
-
-    @classmethod
-    def from_scale(cls, scale: Scale, **overrides) -> "SuiteBudget":
-        """smoke: token budgets; quick: a decoder of width 32 without the extra 28×28 conv, trained 6
-        epochs in batches of 64 at lr 3e-3 (measured on the VGG at pool1/pool2/pool3/fc1: MSE within
-        0-15% of width 64, in half the time; fewer epochs cost more: 5 epochs +10%, 4 epochs +25%),
-        a shadow edge trained 3 epochs, 100 white-box and 66 hybrid steps on 64 images, 100 latent-search
-        steps (200 gained under 1% MSE at pool3); paper: the full budget. The priors of the prior
-        attacks: :meth:`PriorConfig.from_scale`."""
-        per_scale = {"smoke": dict(white_box_steps=20, hybrid_steps=10, n_eval_optimisation=32, decoder_depth=0,
-                                   decoder_lr=3e-3, decoder_batch_size=64, latent_steps=10),
-                     "quick": dict(white_box_steps=100, hybrid_steps=66, n_eval_optimisation=64, decoder_depth=0,
-                                   decoder_width=32, decoder_lr=3e-3, decoder_batch_size=64, shadow_epochs=3,
-                                   latent_steps=100),
-                     "paper": dict(white_box_steps=1000, hybrid_steps=333, n_eval_optimisation=500, decoder_depth=1,
-                                   latent_steps=1000)}
-        chosen = per_scale.get(scale.name, per_scale["quick"])
-        base = {"decoder_epochs": scale.decoder_epochs, "shadow_epochs": max(1, scale.epochs // 2),
-                "n_eval": scale.n_eval, "vae": PriorConfig.from_scale(scale, "vae"),
-                "ddpm": PriorConfig.from_scale(scale, "ddpm"), **chosen}
-        return cls(**{**base, **overrides})
+__all__ = ["ATTACKS", "AUX_CHOICES", "BASELINES", "PRIOR_ATTACKS", "AttackerKnowledge", "SuiteBudget",
+           "attacker_data", "observe_all", "run_suite"]
 
 
 def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Defense | None = None,
@@ -167,175 +43,154 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
               score_labels: bool = True, selection: Split | None = None):
     """Fit and run ``attacks`` at ``cut``; returns (per-image DataFrame, {attack: x̂}, evaluation split).
 
-    ``attacks`` may also name the :data:`BASELINES` and the opt-in :data:`PRIOR_ATTACKS`. Every
-    image's features pass through :class:`ObservedEdge` (``observe(edge(x), defense)``), the same path
-    the classifier's inference uses. The :data:`OPTIMISATION_ATTACKS`' reconstructions cover the
-    first ``budget.n_optimisation`` evaluation images, the others all ``n_eval``. Reconstructions are
-    cached by the full configuration.
+    ``attacks``: names of registered attacks (:func:`~helpers.attacks.protocol.registered_attacks`:
+    the default :data:`ATTACKS`, the opt-in :data:`PRIOR_ATTACKS`, the :data:`BASELINES`, and any
+    registered since). Every image's features pass through :class:`ObservedEdge`
+    (``observe(edge(x), defense)``), the same path the classifier's inference uses. Optimisation
+    attacks reconstruct the first ``budget.n_optimisation`` evaluation images, the others all
+    ``n_eval``. Reconstructions are cached by the full configuration.
     ``score_labels=False`` skips classifying the reconstructions (the ``recon_correct`` column).
 
     ``selection`` (images disjoint from the attacker's and the scored ones, e.g. the classifier's
-    validation split): every fitted attack also reconstructs them (the optimisation attacks the first
-    ``budget.n_optimisation``), and the table gains their rows, with a column ``images`` that is
-    ``"test"`` for the scored rows and ``"selection"`` for these; choices are made on the latter.
+    validation split): every fitted attack also reconstructs them, and the table gains their rows,
+    with a column ``images`` that is ``"test"`` for the scored rows and ``"selection"`` for these;
+    choices are made on the latter.
     """
     defense = _deployed_defense(trained, cut, defense)
     for name in attacks:
-        check_choice("attack", name, ATTACKS + PRIOR_ATTACKS + BASELINES)
+        attack_spec(name)
     edge, cloud = split(trained.model, cut)
     observed = ObservedEdge(edge, defense)
     budget = dataclasses.replace(budget, n_eval=min(budget.n_eval, len(splits.test)))
-    n_opt = budget.n_optimisation
     aux, evaluation = attacker_data(splits, knowledge, budget.n_eval)
     if selection is not None:
         _check_disjoint(selection, {"the attacker's auxiliary images": aux, "the scored images": evaluation})
-    # one noise stream for the attacker's queries and one for the scored images; each is computed only
-    # when an attack is fitted, a reconstruction made or a baseline drawn (a cached attack needs neither)
-    @functools.cache
-    def z_eval() -> torch.Tensor:
-        return observe_all(observed, evaluation.x, seed + 1)
-
-    @functools.cache
-    def z_aux() -> torch.Tensor:  # the attacker's training features: computed only when an attack is fitted
-        return observe_all(observed, aux.x, seed + 2) if knowledge.noise_aware else edge_features(edge, aux.x)
-
-    @functools.cache
-    def z_selection() -> torch.Tensor:
-        return observe_all(observed, selection.x, seed + 4)
-
-    def reconstruct_selection(attack, **init) -> dict:
-        """The selection images' reconstructions by an attack already fitted (empty without them)."""
-        if selection is None:
-            return {}
-        z = z_selection()[:n_opt] if attack_is_optimisation(attack) else z_selection()
-        return {"x_hat_selection": attack.reconstruct(z, **init)}
-
-    image_shape = tuple(evaluation.x.shape[1:])
-    feature_shape = tuple(observe_all(observed, evaluation.x[:1], seed).shape[1:])
-
-    def make_decoder():
-        return InverseNetworkAttack(feature_shape, image_shape, **budget.decoder_options(), seed=seed, device=device)
-
-    def make_white_box(steps):
-        return WhiteBoxOptimizationAttack(edge, image_shape, steps=steps, lr=budget.white_box_lr,
-                                          tv_weight=budget.tv_weight, device=device)
-
-    def make_shadow_edge():
-        # the attacker knows the deployed edge architecture (defended or not), not its weights
-        shadow_model = trained.config.build_model(trained.model.input_shape, trained.model.num_classes)
-        shadow_model = trained.defense.match_architecture(shadow_model, trained.model)  # e.g. pruned channels
-        return split(shadow_model, cut)[0]
-
-    def make_query_free():
-        return QueryFreeShadowAttack(cloud, make_shadow_edge, image_shape, feature_shape,
-                                     shadow_epochs=budget.shadow_epochs, decoder_epochs=budget.decoder_epochs,
-                                     decoder_width=budget.decoder_width, decoder_depth=budget.decoder_depth,
-                                     decoder_lr=budget.decoder_lr, decoder_batch_size=budget.decoder_batch_size,
-                                     seed=seed, device=device)
-
-    def make_prior_attack(name):  # the priors' seed follows the attack seed, as the decoder's does
-        if name == "latent_search":
-            return LatentSearchAttack(edge, image_shape, dataclasses.replace(budget.vae, seed=seed),
-                                      steps=budget.latent_steps, lr=budget.latent_lr,
-                                      prior_weight=budget.latent_prior_weight, device=device)
-        return DiffusionGuidedAttack(edge, image_shape, dataclasses.replace(budget.ddpm, seed=seed),
-                                     guidance=budget.guidance, start_fraction=budget.diffusion_start, seed=seed,
-                                     device=device)
-
-    builders = {"inverse_network": make_decoder, "white_box": lambda: make_white_box(budget.white_box_steps),
-                "query_free": make_query_free}
+    views = _Observations(observed, edge, aux, evaluation, selection, seed, knowledge.noise_aware)
+    context = AttackContext(edge, cloud, tuple(evaluation.x.shape[1:]),
+                            tuple(observe_all(observed, evaluation.x[:1], seed).shape[1:]), budget, seed, device,
+                            functools.partial(_shadow_edge, trained, cut))
     # the classifier's key is nested: its training seed must not be overwritten by the attack seed
-    context = {"classifier": trained.weights_key, "cut": cut, "defense": defense.config(),
-               "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
-               "eval_index": cache.config_hash({"i": evaluation.index.tolist()}),
-               **({"selection_index": cache.config_hash({"i": selection.index.tolist()})} if selection is not None else {})}
-    results, keys = {}, {}
-
-    def run(name: str) -> dict:
-        if name in results:
-            return results[name]
-        if name in BASELINES:
-            results[name] = {"x_hat": _baseline(name, aux, cloud, z_eval()), "seconds": {}}
-            return results[name]
-        if name == "hybrid":  # refine the inverse network's output: its decoder is trained once
-            decoder = run("inverse_network")
-            attack = make_white_box(budget.hybrid_steps)
-            key = {**context, "attack": "hybrid", "n_optimisation": n_opt, "decoder": make_decoder().config(),
-                   "white_box": attack.config()}
-
-            def compute():
-                start = time.perf_counter()
-                x_hat = attack.reconstruct(z_eval()[:n_opt], init=decoder["x_hat"][:n_opt])
-                per_image = decoder["seconds"]["reconstruct"] / budget.n_eval
-                seconds = {"fit": decoder["seconds"]["fit"], "reconstruct": per_image * n_opt + time.perf_counter() - start}
-                chosen = ({"init": decoder["x_hat_selection"][:n_opt]} if selection is not None else {})
-                return {"x_hat": x_hat, "seconds": seconds, **reconstruct_selection(attack, **chosen)}
-        elif name in PRIOR_ATTACKS:
-            attack, decoder = make_prior_attack(name), (run("inverse_network") if name in PRIOR_HYBRID else None)
-            key = {**context, **attack.config(), "n_optimisation": n_opt,
-                   **({"init": make_decoder().config()} if decoder else {})}
-
-            def compute():
-                attack.fit(aux.x, index=aux.index)  # the prior sees the auxiliary images only
-                start = time.perf_counter()
-                init = {"init": decoder["x_hat"][:n_opt]} if decoder else {}
-                x_hat = attack.reconstruct(z_eval()[:n_opt], **init)
-                # costs: the prior's training (also when it was loaded from its cache) and the decoder's
-                per_image = decoder["seconds"]["reconstruct"] / budget.n_eval if decoder else 0.0
-                seconds = {"fit": attack.prior.seconds + (decoder["seconds"]["fit"] if decoder else 0.0),
-                           "reconstruct": per_image * n_opt + time.perf_counter() - start}
-                chosen = {"init": decoder["x_hat_selection"][:n_opt]} if decoder and selection is not None else {}
-                return {"x_hat": x_hat, "seconds": seconds, **reconstruct_selection(attack, **chosen)}
-        else:
-            attack = builders[name]()
-            key = {**context, **attack.config(), **({"n_optimisation": n_opt} if name in OPTIMISATION_ATTACKS else {})}
-
-            def compute():
-                start = time.perf_counter()
-                attack.fit(aux.x, z_aux(), aux.y)
-                fitted = time.perf_counter()
-                x_hat = attack.reconstruct(z_eval()[:n_opt] if name in OPTIMISATION_ATTACKS else z_eval())
-                seconds = {"fit": fitted - start, "reconstruct": time.perf_counter() - fitted}
-                return {"x_hat": x_hat, "seconds": seconds, **reconstruct_selection(attack)}
-        results[name] = cache.cached("reconstruction", key, compute, overwrite, resolve_device(device))
-        keys[name] = key
-        return results[name]
-
+    key = {"classifier": trained.weights_key, "cut": cut, "defense": defense.config(),
+           "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
+           "eval_index": cache.config_hash({"i": evaluation.index.tolist()}),
+           **({"selection_index": cache.config_hash({"i": selection.index.tolist()})} if selection is not None else {})}
+    runner = _Runner(context, views, key, overwrite)
     for name in attacks:
-        run(name)
-    reconstructions = {name: results[name]["x_hat"] for name in attacks}
+        runner.run(name)
+    requested = {name: runner.results[name] for name in attacks}
+    reconstructions = {name: result["x_hat"] for name, result in requested.items()}
+    labels = dict(cut=cut, defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
+                  noise_aware=knowledge.noise_aware)
+    classify = _classifier(observed, cloud) if score_labels else None
+    return _score_table(runner, requested, evaluation, selection, classify, labels), reconstructions, evaluation
 
+
+class _Observations:
+    """What the cloud receives, computed once and only when needed: one noise stream for the
+    attacker's queries, one for the scored images, one for the selection images (a cached attack
+    needs none of them)."""
+
+    def __init__(self, observed, edge, aux: Split, evaluation: Split, selection: Split | None, seed: int,
+                 noise_aware: bool):
+        self.observed, self.edge, self.aux, self.evaluation, self.selection = observed, edge, aux, evaluation, selection
+        self.seed, self.noise_aware = seed, noise_aware
+
+    @functools.cached_property
+    def eval(self) -> torch.Tensor:
+        return observe_all(self.observed, self.evaluation.x, self.seed + 1)
+
+    @functools.cached_property
+    def aux_features(self) -> torch.Tensor:  # the attacker's queries; noise-unaware: the clean edge output
+        if self.noise_aware:
+            return observe_all(self.observed, self.aux.x, self.seed + 2)
+        return edge_features(self.edge, self.aux.x)
+
+    @functools.cached_property
+    def selected(self) -> torch.Tensor:
+        return observe_all(self.observed, self.selection.x, self.seed + 4)
+
+    def attacker_data(self) -> AttackerData:
+        return AttackerData(self.aux.x, self.aux.y, self.aux.index, lambda: self.aux_features)
+
+
+class _Runner:
+    """Runs registered attacks once each (an attack's start first), through the reconstruction cache."""
+
+    def __init__(self, context: AttackContext, views: _Observations, key: dict, overwrite: bool):
+        self.context, self.views, self.key, self.overwrite = context, views, key, overwrite
+        self.results: dict[str, dict] = {}
+        self.keys: dict[str, dict] = {}   # the cache keys of the cached attacks
+
+    def n_images(self, spec: AttackSpec) -> int | None:
+        return self.context.budget.n_optimisation if spec.optimisation else None
+
+    def run(self, name: str) -> dict:
+        if name in self.results:
+            return self.results[name]
+        spec = attack_spec(name)
+        start = self.run(spec.start) if spec.start else None
+        attack = spec.build(self.context)
+        compute = functools.partial(self._compute, spec, attack, start)
+        if not spec.cached:
+            self.results[name] = {**compute(), "seconds": {}}
+            return self.results[name]
+        n_opt = self.context.budget.n_optimisation
+        key = {**self.key, **spec.key(attack, self.context), **({"n_optimisation": n_opt} if spec.optimisation else {})}
+        device = resolve_device(self.context.device)
+        self.results[name] = cache.cached("reconstruction", key, compute, self.overwrite, device)
+        self.keys[name] = key
+        return self.results[name]
+
+    def _compute(self, spec: AttackSpec, attack, start: dict | None) -> dict:
+        """Fit, reconstruct the scored (and selection) images; costs include the start's share."""
+        n = self.n_images(spec)
+        began = time.perf_counter()
+        own_fit = spec.fit(attack, self.views.attacker_data())
+        fitted = time.perf_counter()
+        x_hat = attack.reconstruct(self.views.eval[:n], **_start(start, "x_hat", n))
+        per_image = start["seconds"]["reconstruct"] / self.context.budget.n_eval if start else 0.0
+        seconds = {"fit": (fitted - began if own_fit is None else own_fit) + (start["seconds"]["fit"] if start else 0.0),
+                   "reconstruct": per_image * len(x_hat) + time.perf_counter() - fitted}
+        if self.views.selection is None:
+            return {"x_hat": x_hat, "seconds": seconds}
+        chosen = attack.reconstruct(self.views.selected[:n], **_start(start, "x_hat_selection", n))
+        return {"x_hat": x_hat, "seconds": seconds, "x_hat_selection": chosen}
+
+
+def _start(start: dict | None, field: str, n: int | None) -> dict:
+    """The ``init`` keyword of an attack that starts from another's reconstruction (empty if none)."""
+    return {"init": start[field][:n]} if start else {}
+
+
+def _classifier(observed: ObservedEdge, cloud: torch.nn.Module):
     def classify(images):
         with torch.no_grad():
             return predict(torch.nn.Sequential(observed, cloud), images)
+    return classify
 
+
+def _score_table(runner: _Runner, requested: dict, evaluation: Split, selection: Split | None, classify, labels: dict) -> pd.DataFrame:
+    """Per-image scores of every reconstruction; with ``selection``, its rows too (MSE, PSNR, SSIM,
+    LPIPS: cheap, not cached). Scores of cached reconstructions are cached beside them (a warm run
+    skips the classifier passes); LPIPS availability is part of the key: adding the weights later rescores."""
     def scores(name: str, x_hat: torch.Tensor) -> dict:
-        """Per-image scores of a cached reconstruction, cached beside it (a warm run skips the
-        classifier passes); LPIPS availability is part of the key: adding the weights later rescores."""
         def compute():
-            return score_images(x_hat, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)],
-                                classify if score_labels else None)
-        if name not in keys:  # the feature-free baselines: cheap, not cached
+            return score_images(x_hat, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)], classify)
+        if name not in runner.keys:  # the feature-free references: cheap, not cached
             return compute()
-        key = {"reconstruction": keys[name], "score_labels": score_labels, "lpips": lpips_available()}
-        return cache.cached("scores", key, compute, overwrite, module_device(observed))
+        key = {"reconstruction": runner.keys[name], "score_labels": classify is not None, "lpips": lpips_available()}
+        return cache.cached("scores", key, compute, runner.overwrite, module_device(runner.views.observed))
 
-    labels = dict(cut=cut, defense=defense.name, dataset=trained.config.dataset, seed=seed, aux=knowledge.aux,
-                  noise_aware=knowledge.noise_aware)
-    table = pd.concat([evaluate({name: x_hat}, evaluation.x[:len(x_hat)], evaluation.y[:len(x_hat)],
-                                seconds={name: results[name]["seconds"]}, scores={name: scores(name, x_hat)}, **labels)
-                       for name, x_hat in reconstructions.items()], ignore_index=True)
-    if selection is not None:  # MSE, PSNR, SSIM (LPIPS) of the selection images: cheap, not cached
-        chosen = {name: results[name]["x_hat_selection"] if name in keys
-                  else _baseline(name, aux, cloud, z_selection()) for name in attacks}
-        table = pd.concat([table.assign(images="test"),
-                           *[evaluate({name: x_hat}, selection.x[:len(x_hat)], **labels).assign(images="selection")
-                             for name, x_hat in chosen.items()]], ignore_index=True)
-    return table, reconstructions, evaluation
-
-
-def attack_is_optimisation(attack) -> bool:
-    return getattr(attack, "name", None) in OPTIMISATION_ATTACKS
+    table = pd.concat([evaluate({name: result["x_hat"]}, evaluation.x[:len(result["x_hat"])],
+                                evaluation.y[:len(result["x_hat"])], seconds={name: result["seconds"]},
+                                scores={name: scores(name, result["x_hat"])}, **labels)
+                       for name, result in requested.items()], ignore_index=True)
+    if selection is None:
+        return table
+    return pd.concat([table.assign(images="test"),
+                      *[evaluate({name: result["x_hat_selection"]}, selection.x[:len(result["x_hat_selection"])],
+                                 **labels).assign(images="selection")
+                        for name, result in requested.items()]], ignore_index=True)
 
 
 def _check_disjoint(selection: Split, others: dict) -> None:
@@ -362,13 +217,12 @@ def _deployed_defense(trained: TrainedClassifier, cut: str, defense: Defense | N
     return trained.defense
 
 
-def _baseline(name: str, aux: Split, cloud: torch.nn.Module, z_eval: torch.Tensor) -> torch.Tensor:
-    """A reconstruction that uses no feature value: the mean aux image, or that of the predicted class."""
-    if name == "mean_image":
-        return aux.x.mean(0, keepdim=True).expand(len(z_eval), *aux.x.shape[1:]).clone()
-    with torch.no_grad():
-        predicted = predict(cloud, z_eval)
-    return class_mean_images(aux.x, aux.y, predicted)
+def _shadow_edge(trained: TrainedClassifier, cut: str) -> torch.nn.Module:
+    """A fresh edge of the deployed architecture (defended or not, e.g. pruned channels), untrained:
+    the query-free attacker knows the architecture, not the weights."""
+    shadow_model = trained.config.build_model(trained.model.input_shape, trained.model.num_classes)
+    shadow_model = trained.defense.match_architecture(shadow_model, trained.model)
+    return split(shadow_model, cut)[0]
 
 
 def observe_all(observed: ObservedEdge, x: torch.Tensor, seed: int, batch_size: int = 512) -> torch.Tensor:

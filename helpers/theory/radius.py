@@ -47,6 +47,16 @@ class PartitionZone:
     def is_single(self) -> bool:
         return self.start == self.end
 
+    @property
+    def text(self) -> str:
+        """``"pool3"`` for a single cut, ``"pool2..pool3"`` for a zone (:func:`zone_cuts` reads it back)."""
+        return self.start if self.is_single else f"{self.start}..{self.end}"
+
+
+def zone_cuts(text: str) -> list[str]:
+    """The cuts of a zone written by :attr:`PartitionZone.text`: one, or its first and last."""
+    return text.split("..")
+
 
 DROP_READINGS = ("signed", "absolute")
 

@@ -1,0 +1,34 @@
+"""The defense grids and the CEM setting the notebooks share, defined once.
+
+:data:`DEFENSE_GRID` is notebook 04's grid (every baseline at its strengths, SiftFunnel); notebook 07
+benchmarks :func:`benchmark_grid`: that grid plus a stacked defense and the CEM plug-in on two bases,
+at notebook 05's setting :data:`CEM_PLUGIN`. A notebook's ``defenses`` or ``cem`` parameter left at
+``None`` takes these; a dict given instead replaces them.
+"""
+from __future__ import annotations
+
+NOISE = {"defense": "noise", "sigma": 0.5}
+NOISE_BOTTLENECK = {"defense": "stack", "parts": [NOISE, {"defense": "bottleneck", "channels": 8}]}
+
+DEFENSE_GRID = {"noise": [{"sigma": 0.5}, {"sigma": 1.5}], "dropout": [{"rate": 0.5}],
+                "topk": [{"keep": 0.02}], "nopeek": [{"weight": 1.0}],
+                "bottleneck": [{"channels": 4}], "adversarial": [{"weight": 1.0}],
+                "label_smoothing": [{"alpha": 0.25}], "siftfunnel": [{"channels": 8}]}
+
+# the plug-in of notebook 05: λ = 8 with the paper's ramp, k = 5 clusters per class, τ = 1/8
+CEM_PLUGIN = {"weight": 8.0, "k": 5, "tau": 0.125, "variant": "isotropic", "ramp": True}
+
+
+def benchmark_grid(grid: dict | None = None, cem: dict | None = None) -> dict:
+    """``grid`` (default :data:`DEFENSE_GRID`), a noise + bottleneck stack, and ``cem`` (default
+    :data:`CEM_PLUGIN`) plugged into the noise and into that stack."""
+    cem = CEM_PLUGIN if cem is None else cem
+    return {**(DEFENSE_GRID if grid is None else grid), "stack": [{"parts": NOISE_BOTTLENECK["parts"]}],
+            "cem": [{"base": NOISE, **cem}, {"base": NOISE_BOTTLENECK, **cem}]}
+
+
+def cem_setting(cem: dict | None = None) -> dict:
+    """A notebook's ``cem`` parameter resolved: None is :data:`CEM_PLUGIN`."""
+    if cem is not None and not isinstance(cem, dict):
+        raise ValueError(f"cem must be a dict of CEM's parameters or None, got {cem!r}")
+    return dict(CEM_PLUGIN if cem is None else cem)
