@@ -1,5 +1,12 @@
 import pytest
 
+from helpers.core.kernels import quiet_kernels
+
+
+def pytest_configure(config):
+    """Kernels started by nbval and the notebook tests read our quiet profile (helpers.core.kernels)."""
+    quiet_kernels()
+
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ from .. import claims
 from ..core import cache, paths
 from ..core.config import SCALE_ENV_VAR, SCALES, check_choice
 from ..core.io import atomic_write_bytes
+from ..core.kernels import quiet_kernels
 from . import manifest, publish
 
 
@@ -55,6 +56,7 @@ def execute(notebook: Path, parameters: dict, executed: Path, staging: Path) -> 
     """Run one notebook with papermill, its figures staged in ``staging``; returns seconds."""
     import papermill
 
+    quiet_kernels()
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     executed.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +126,7 @@ def store_checked_outputs(notebook: Path) -> int:
     import nbformat
     import papermill
 
+    quiet_kernels()
     refreshed = paths.BUILD / "refresh" / notebook.name
     refreshed.parent.mkdir(parents=True, exist_ok=True)
     os.environ[SCALE_ENV_VAR] = "smoke"
