@@ -59,3 +59,17 @@ def test_pipeline_refuses_undeclared_parameters():
         check_parameters(NOTEBOOKS / "00_quickstart.ipynb", {"scale": "quick", "bogus": 1})
     effective = check_parameters(NOTEBOOKS / "00_quickstart.ipynb", {"scale": "paper"})
     assert effective["scale"] == "paper" and effective["seed"] == 0   # the declared default fills in
+
+
+def test_claims_runs_take_what_each_notebook_leaves_out_from_its_metadata(tmp_path):
+    from helpers.pipeline.run import seed_parameters
+
+    assert seed_parameters(NOTEBOOKS / "02_intra_class_variance.ipynb", "quick", 1) == \
+        {"scale": "quick", "seed": 1, "other_datasets": []}
+    assert seed_parameters(NOTEBOOKS / "07_defense_benchmark.ipynb", "smoke", 2, dataset="fashion")["compare_attackers"] is False
+    assert seed_parameters(NOTEBOOKS / "04_siftfunnel.ipynb", "quick", 1) == {"scale": "quick", "seed": 1}
+    nb = nbformat.read(NOTEBOOKS / "00_quickstart.ipynb", as_version=4)
+    nb.metadata["companion"] = {"seed_run_parameters": {"sed": 1}}
+    nbformat.write(nb, tmp_path / "00_quickstart.ipynb")
+    with pytest.raises(ValueError, match="declares no parameter sed"):
+        seed_parameters(tmp_path / "00_quickstart.ipynb", "quick", 1)

@@ -81,7 +81,7 @@ def test_grids_are_defined_once_and_reproduce_the_notebooks_literals():
     assert list(benchmark_grid())[:len(DEFENSE_GRID)] == list(DEFENSE_GRID)
     cem = from_config({"defense": "cem", "base": {"defense": "noise", "sigma": 0.5}, **cem_setting()})
     assert (cem.weight, cem.k, cem.tau, cem.ramp) == (8.0, 5, 0.125, True)
-    assert cem_setting({"weight": 2.0}) == {"weight": 2.0} and cem_setting() == CEM_PLUGIN
+    assert cem_setting({"weight": 2.0}) == {**CEM_PLUGIN, "weight": 2.0} and cem_setting({}) == CEM_PLUGIN
     assert cem_setting() is not CEM_PLUGIN  # a copy: a notebook cannot change the shared setting
     with pytest.raises(ValueError, match="cem must be a dict"):
         cem_setting([8.0])

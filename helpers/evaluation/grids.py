@@ -2,8 +2,8 @@
 
 :data:`DEFENSE_GRID` is notebook 04's grid (every baseline at its strengths, SiftFunnel); notebook 07
 benchmarks :func:`benchmark_grid`: that grid plus a stacked defense and the CEM plug-in on two bases,
-at notebook 05's setting :data:`CEM_PLUGIN`. A notebook's ``defenses`` or ``cem`` parameter left at
-``None`` takes these; a dict given instead replaces them.
+at notebook 05's setting :data:`CEM_PLUGIN`. A notebook's ``defenses`` parameter left empty takes
+these (a grid given replaces them); its ``cem`` parameter holds changes to :data:`CEM_PLUGIN`.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def benchmark_grid(grid: dict | None = None, cem: dict | None = None) -> dict:
             "cem": [{"base": NOISE, **cem}, {"base": NOISE_BOTTLENECK, **cem}]}
 
 
-def cem_setting(cem: dict | None = None) -> dict:
-    """A notebook's ``cem`` parameter resolved: None is :data:`CEM_PLUGIN`."""
-    if cem is not None and not isinstance(cem, dict):
-        raise ValueError(f"cem must be a dict of CEM's parameters or None, got {cem!r}")
-    return dict(CEM_PLUGIN if cem is None else cem)
+def cem_setting(changes: dict | None = None) -> dict:
+    """:data:`CEM_PLUGIN` with a notebook's ``cem`` parameter (changes to it) applied; a fresh dict."""
+    if changes is not None and not isinstance(changes, dict):
+        raise ValueError(f"cem must be a dict of changes to CEM's parameters, got {changes!r}")
+    return {**CEM_PLUGIN, **(changes or {})}

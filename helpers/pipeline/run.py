@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import json
 import os
 import shutil
 import sys
@@ -85,16 +86,26 @@ def run_notebook(notebook: Path, parameters: dict, folder: Path | None = None) -
     return seconds
 
 
-# The claims runs of helpers/pipeline/sweep.py (make claims): what they do not need (02's other datasets and
-# 07's comparison with the strong attacker feed no claim; `make claims-strong` sets the attacker instead)
-SEED_RUN_PARAMETERS = {"02": {"other_datasets": []}, "07": {"compare_attackers": False}}
+# A notebook says itself what its claims runs (helpers/pipeline/sweep.py, make claims) leave out, in
+# its metadata: {"companion": {"seed_run_parameters": {...}}} (02's other datasets and 07's comparison
+# with the strong attacker feed no claim; `make claims-strong` sets the attacker instead)
+METADATA_KEY, SEED_RUN_KEY = "companion", "seed_run_parameters"
 CLAIM_NOTEBOOKS = ["02", "04", "05", "06", "07"]
 
 
 def seed_parameters(notebook: Path, scale: str, seed: int, dataset: str | None = None) -> dict:
     """The parameters of a claims run of ``notebook`` (``make claims`` and helpers/pipeline/sweep.py)."""
     other = {"dataset": dataset} if dataset not in (None, claims.DEFAULT_DATASET) else {}
-    return {"scale": scale, "seed": seed, **other, **SEED_RUN_PARAMETERS.get(notebook.name[:2], {})}
+    return {"scale": scale, "seed": seed, **other, **seed_run_overrides(notebook)}
+
+
+def seed_run_overrides(notebook: Path) -> dict:
+    """The parameters ``notebook``'s metadata sets for its claims runs (each one it declares)."""
+    overrides = json.loads(notebook.read_text())["metadata"].get(METADATA_KEY, {}).get(SEED_RUN_KEY, {})
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{notebook.name}: metadata {METADATA_KEY}.{SEED_RUN_KEY} must be a dict, got {overrides!r}")
+    check_parameters(notebook, overrides)
+    return dict(overrides)
 
 
 def keep_claim_rows(rows: bytes, notebook: Path, seed: int, folder: Path | None = None,
