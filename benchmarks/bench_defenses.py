@@ -14,7 +14,8 @@ import torch
 
 from helpers.data import load_dataset, split_dataset
 from helpers.defenses import CEM, GaussianNoise
-from helpers.training import TrainConfig, _fit
+from helpers.training import TrainConfig
+from helpers.training.classifier import _fit
 
 CONFIGS = {
     "noise σ=0.1": GaussianNoise(0.1),

@@ -151,3 +151,11 @@ def test_the_books_architecture_note_matches_the_folders_and_the_contract():
     # the contract lists layers top first; the note numbers them from the bottom
     as_contract = [sorted(f for f in layer) for _, layer in sorted(documented, reverse=True)]
     assert as_contract == [sorted(part.strip() for part in layer.split("|")) for layer in contract]
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem != "__init__"))
+def test_every_benchmark_imports(module):
+    """The benchmarks run rarely; a moved helper must not break them unseen."""
+    import importlib
+
+    importlib.import_module(f"benchmarks.{module}")
