@@ -9,7 +9,8 @@ from helpers.defenses import Defense, from_config
 from helpers.evaluation.defense_eval import defense_grid, label
 from helpers.evaluation.gpz import at_boundary, level_cuts, transition_levels
 from helpers.evaluation.grids import CEM_PLUGIN, DEFENSE_GRID, benchmark_grid, cem_setting
-from helpers.evaluation.selection import best_baseline, cem_base_pairs, first_matched, keeps_utility
+from helpers.evaluation.ranking import keeps_utility
+from helpers.evaluation.selection import best_baseline, cem_base_pairs, first_matched
 from helpers.models import build_model
 from helpers.theory.radius import golden_partition_zone, zone_cuts
 

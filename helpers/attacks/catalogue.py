@@ -75,24 +75,25 @@ class PriorSpec(AttackSpec):
         return attack.prior.seconds  # the prior's training, also when it was loaded from its cache
 
 
-register_attack(AttackSpec("inverse_network", lambda c: c.decoder(), doc="a decoder fitted on queried (x, z) pairs"))
+# a decoder fitted on queried (x, z) pairs
+register_attack(AttackSpec("inverse_network", lambda c: c.decoder()))
+# rMLE from a grey start
 register_attack(AttackSpec("white_box", lambda c: _white_box(c, c.budget.white_box_steps), needs=frozenset({"edge_weights"}),
-                           optimisation=True, doc="rMLE from a grey start"))
+                           optimisation=True))
+# rMLE from the inverse network's reconstruction
 register_attack(HybridSpec("hybrid", lambda c: _white_box(c, c.budget.hybrid_steps),
-                           needs=frozenset({"queries", "edge_weights"}), optimisation=True, start="inverse_network",
-                           doc="rMLE from the inverse network's reconstruction"))
-register_attack(AttackSpec("query_free", _query_free, needs=frozenset({"labels", "cloud_weights", "edge_architecture"}),
-                           doc="a shadow edge trained through the known cloud, then inverted"))
-# both prior attacks start from the inverse network's reconstruction. Measured at quick on 64
-# target-train images of the VGG (neither aux nor scored): latent search from it reached MSE 0.013 at
-# pool3 against 0.018 from w = 0 (equal at pool1, where the VAE's blur is the floor); the diffusion
-# attack noised it to 3/4 of T: MSE 0.00073 at pool3 in 3/4 of the steps (from pure noise 0.00076,
-# from 1/2 of T 0.00084)
+                           needs=frozenset({"queries", "edge_weights"}), optimisation=True, start="inverse_network"))
+# a shadow edge trained through the known cloud, then inverted
+register_attack(AttackSpec("query_free", _query_free, needs=frozenset({"labels", "cloud_weights", "edge_architecture"})))
+# search in a VAE's latent space; DDPM sampling guided by the features. Both start from the inverse
+# network's reconstruction. Measured at quick on 64 target-train images of the VGG (neither aux nor
+# scored): latent search from it reached MSE 0.013 at pool3 against 0.018 from w = 0 (equal at
+# pool1, where the VAE's blur is the floor); the diffusion attack noised it to 3/4 of T: MSE 0.00073
+# at pool3 in 3/4 of the steps (from pure noise 0.00076, from 1/2 of T 0.00084)
 register_attack(PriorSpec("latent_search", _latent_search, needs=frozenset({"queries", "edge_weights", "prior"}),
-                          optimisation=True, start="inverse_network", doc="search in a VAE's latent space"))
+                          optimisation=True, start="inverse_network"))
 register_attack(PriorSpec("diffusion", _diffusion, needs=frozenset({"queries", "edge_weights", "prior"}),
-                          optimisation=True, start="inverse_network", doc="DDPM sampling guided by the features"))
-register_attack(AttackSpec("mean_image", lambda c: MeanImageBaseline(), needs=frozenset(), cached=False,
-                           doc="the mean auxiliary image"))
-register_attack(AttackSpec("class_mean", lambda c: ClassMeanBaseline(c.cloud), needs=frozenset({"labels"}),
-                           cached=False, doc="the mean auxiliary image of the predicted class"))
+                          optimisation=True, start="inverse_network"))
+# the mean auxiliary image; the mean auxiliary image of the predicted class
+register_attack(AttackSpec("mean_image", lambda c: MeanImageBaseline(), needs=frozenset(), cached=False))
+register_attack(AttackSpec("class_mean", lambda c: ClassMeanBaseline(c.cloud), needs=frozenset({"labels"}), cached=False))

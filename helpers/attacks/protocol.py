@@ -17,7 +17,7 @@ registration, with no edit to :func:`helpers.evaluation.harness.run_suite`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -80,7 +80,6 @@ class AttackSpec:
     optimisation: bool = False      # scored on the first budget.n_optimisation images
     start: str | None = None        # the registered attack whose reconstruction it starts from
     cached: bool = True             # cheap references are recomputed rather than cached
-    doc: str = field(default="", compare=False)
 
     def __post_init__(self):
         if not self.name.isidentifier():

@@ -22,6 +22,14 @@ def pareto_front(utility, privacy) -> np.ndarray:
     return ~(at_least & strictly).any(axis=1)
 
 
+def keeps_utility(results: pd.DataFrame, reference: pd.Series, accuracy_budget: float,
+                  column: str = "val_accuracy") -> pd.Series:
+    """Rows whose ``column`` accuracy is at most ``accuracy_budget`` below the reference row's."""
+    if accuracy_budget < 0:
+        raise ValueError(f"accuracy_budget must be non-negative, got {accuracy_budget}")
+    return results[column] >= reference[column] - accuracy_budget
+
+
 def ranked_table(results: pd.DataFrame, reference: str, accuracy_budget: float,
                  utility: str = "accuracy", privacy: str = "mse_best", budget_on: str | None = None) -> pd.DataFrame:
     """``results`` (one row per defense, with a ``label`` column) ranked: first the defenses whose
@@ -37,7 +45,7 @@ def ranked_table(results: pd.DataFrame, reference: str, accuracy_budget: float,
     ref = results.set_index("label").loc[reference]
     table = results.copy()
     budget_on = budget_on or utility
-    table["keeps utility"] = table[budget_on] >= ref[budget_on] - accuracy_budget
+    table["keeps utility"] = keeps_utility(table, ref, accuracy_budget, budget_on)
     table["privacy vs none"] = table[privacy] / ref[privacy]
     table["pareto"] = pareto_front(table[utility], table[privacy])
     table = table.sort_values(["keeps utility", privacy], ascending=[False, False], kind="stable")

@@ -10,7 +10,7 @@ import pandas as pd
 from ..core.config import check_range
 from ..defenses import Defense
 from .defense_eval import label
-from .ranking import most_private
+from .ranking import keeps_utility, most_private
 
 # validation accuracies are fractions of a few hundred images: a difference equal to the tolerance
 # must count as matched whatever its float rounding
@@ -30,13 +30,6 @@ def first_matched(reference: float, candidates: Iterable, accuracy: Callable[[ob
     if chosen is None:
         raise ValueError("no candidate to match the accuracy of")
     return chosen, False
-
-
-def keeps_utility(results: pd.DataFrame, reference: pd.Series, accuracy_budget: float,
-                  column: str = "val_accuracy") -> pd.Series:
-    """Rows whose ``column`` accuracy is at most ``accuracy_budget`` below the reference row's."""
-    check_range("accuracy_budget", accuracy_budget, 0.0)
-    return results[column] >= reference[column] - accuracy_budget
 
 
 def best_baseline(results: pd.DataFrame, accuracy_budget: float, exclude=("none",),
