@@ -92,6 +92,7 @@ def section() -> list[str]:
             "One run on this machine, cold (an empty cache). `make claims` is two Ray sweeps (seeds 1 and 2 of "
             "02, 04-07, one task at a time with 2 CPUs each, a local instance started and stopped for each) "
             "and notebook 08.", "",
+            "Scope: every notebook as `make figures` runs it, the prior and tuned attacks of 03 §6 and 07 §6 included.", "",
             "| step | wall s | min |", "|---|---|---|",
             f"| `make figures` (every notebook, seed 0) | {figures:.0f} | {figures / 60:.1f} |",
             f"| `make claims`: seed 1 on Ray | {seconds[1]:.0f} | {seconds[1] / 60:.1f} |",

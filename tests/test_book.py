@@ -25,7 +25,8 @@ if not CHROMIUM and not os.environ.get("CI"):
                 allow_module_level=True)
 
 NOTEBOOKS = numbered_notebooks()
-PAGES = ["index.html", "glossary.html"] + [nb.stem + ".html" for nb in NOTEBOOKS]
+PAGES = ["index.html", "running.html", "claims.html", "course.html", "sweeps.html", "architecture.html",
+         "glossary.html"] + [nb.stem + ".html" for nb in NOTEBOOKS]
 
 # Appended to a copy of a page: once MathJax has typeset the page (or at load when the page has no
 # math), write what the browser sees into the DOM, which --dump-dom then prints.
@@ -77,9 +78,13 @@ def parse(path: Path) -> Links:
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory) -> Path:
-    """Every notebook at smoke scale. One that fails still leaves its executed copy (papermill
-    writes it with the error): the book is built from it, and nbval reports the failure."""
+def executed(tmp_path_factory, nbval_executed) -> Path:
+    """Every notebook at smoke scale: nbval's executed copies when `make test` ran the notebooks
+    (tests/conftest.py), else papermill runs them here. One that fails still leaves its executed
+    copy: the book is built from it, and nbval reports the failure."""
+    reused = nbval_executed([nb.name for nb in NOTEBOOKS])
+    if reused is not None:
+        return reused
     folder = tmp_path_factory.mktemp("executed")
     failed = []
     for nb in NOTEBOOKS:
@@ -136,6 +141,21 @@ def test_every_notebook_page_has_its_figures_and_references(html, executed):
         assert re.search(r"<h3>References", text), f"{nb.stem}: no References section"
     assert any("<table" in (html / f"{nb.stem}.html").read_text(encoding="utf-8") for nb in NOTEBOOKS)
     assert '<dl class="simple glossary' in (html / "glossary.html").read_text(encoding="utf-8")
+
+
+def test_the_claims_page_has_every_claim_in_full_and_the_pages_quote_the_readme(html):
+    from helpers import claims
+    from helpers.pipeline import publish
+
+    page = unescape((html / "claims.html").read_text(encoding="utf-8"))
+    table = publish.published_table()
+    assert all(claim in page for claim in table.claim), "every claim of the table"
+    assert all(rule in page for rule in table.rule), "in full: the rule column too"
+    assert page.count("<tr") >= len(claims.CLAIMS) + 2   # the claims and the verdict rule's table
+    running = unescape((html / "running.html").read_text(encoding="utf-8"))
+    assert "from a fresh clone" in running, "the timings block of the README"
+    index = unescape((html / "index.html").read_text(encoding="utf-8"))
+    assert all(claim in index for claim in table.claim) and "no effect" not in index, "the short table"
 
 
 @pytest.mark.parametrize("page", PAGES)

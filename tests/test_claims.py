@@ -160,8 +160,18 @@ def test_readme_block_is_rewritten_idempotently(tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "| GPZ | GPZ split: > 4× the MSE of shallow splits | > 4× (IR-152) | 6.95 × [" in text
-    assert "| > 4; no effect 1 | quick | reproduced |" in text
+    assert "(n=3) | reproduced |" in text and "Every claim at scale `quick`. 1 claims" in text
+    assert "no effect" not in text, "the short form leaves the rule to the book's full table"
     assert not publish.update_readme(table, readme)
+    table.loc[0, "scale"] = "paper"
+    table = pd.concat([table, table.assign(scale="quick")])
+    assert publish.update_readme(table, readme)
+    assert "| verdict | scale |" in readme.read_text(), "mixed scales: the column comes back"
+
+
+def test_the_full_table_keeps_the_rule_and_the_scale():
+    table = claims.claim_table(claims.rows_frame(_rows({"": [6.0, 7.0, 8.0]}))).assign(scale="quick")
+    assert "| > 4; no effect 1 | quick | reproduced |" in claims.markdown_table(table)
 
 
 def test_readme_shows_the_published_claims():

@@ -96,8 +96,13 @@ def published_table(folder: Path | None = None, scales: dict | None = None) -> p
     return table if strong is None else with_variant(table, strong, STRONG_COLUMN)
 
 
-def markdown_table(table: pd.DataFrame) -> str:
-    columns = ["source", "claim", "paper says", "we measure", "rule", "scale", "verdict"]
+TABLE_COLUMNS = ["source", "claim", "paper says", "we measure", "rule", "scale", "verdict"]
+
+
+def markdown_table(table: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """``table`` as Markdown: ``columns`` (default :data:`TABLE_COLUMNS`), then the strong
+    attacker's verdicts when the table has them."""
+    columns = list(columns or TABLE_COLUMNS)
     columns += [STRONG_COLUMN] if STRONG_COLUMN in table.columns else []
     cell = lambda value: str(value).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

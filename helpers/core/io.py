@@ -39,3 +39,17 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return atomic_write(path, lambda handle: handle.write(data))
+
+
+def replace_marked_block(path: Path, start: str, end: str, block: str) -> bool:
+    """Replace ``start`` ... ``end`` (markers included) in the text file ``path`` by ``block``,
+    atomically; True when the file changed. A file without the markers is a ValueError."""
+    path = Path(path)
+    text = path.read_text()
+    first, last = text.find(start), text.find(end)
+    if first < 0 or last < first:
+        raise ValueError(f"{path.name} has no {start} ... {end} block")
+    updated = text[:first] + block + text[last + len(end):]
+    if updated != text:
+        atomic_write_text(path, updated)
+    return updated != text

@@ -19,6 +19,7 @@ from ..core import paths
 
 BOOK = paths.ROOT / "book"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+CLAIMS_TABLE = "claims_table.md"  # written into the source folder, included by book/claims.md
 
 
 def mathjax_dir() -> Path:
@@ -37,9 +38,18 @@ def without_widgets(nb):
     return nb
 
 
+def claims_table() -> str:
+    """Every claim in full (the page "How a claim is judged"), from the published claim rows."""
+    from .. import claims
+    from . import publish
+
+    return claims.markdown_table(publish.published_table())
+
+
 def stage(executed: Path, src: Path) -> list[str]:
-    """Lay out the Sphinx source folder: book/, README.md (the index includes its claims table),
-    the executed notebooks and MathJax. Returns the notebook names."""
+    """Lay out the Sphinx source folder: book/, README.md (the index includes its short claims
+    table, the page "Running" its timings), the full claims table, the executed notebooks and
+    MathJax. Returns the notebook names."""
     import nbformat
 
     from .run import numbered_notebooks
@@ -51,6 +61,7 @@ def stage(executed: Path, src: Path) -> list[str]:
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(BOOK, src, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(paths.ROOT / "README.md", src / "README.md")
+    (src / CLAIMS_TABLE).write_text(claims_table() + "\n")
     for name in names:
         nbformat.write(without_widgets(nbformat.read(executed / name, as_version=4)), src / name)
     shutil.copytree(mathjax_dir(), src / "_mathjax" / "mathjax", ignore=shutil.ignore_patterns("*.py*"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import claims
-from ..core import paths
+from ..core import io, paths
 from . import manifest
 
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
@@ -30,18 +30,20 @@ def published_table(folder: Path | None = None) -> pd.DataFrame:
     return claims.published_table(folder, scales=registered_scales(folder))
 
 
+README_COLUMNS = ["source", "claim", "paper says", "we measure", "verdict"]
+
+
 def readme_block(table: pd.DataFrame) -> str:
-    return f"{README_START}\n{claims.markdown_table(table)}\n{README_END}"
+    """The README's short form of the table: the rule's column left to the book's full table, and
+    the scale said once when every claim ran at the same one."""
+    scales = sorted(set(table.scale))
+    columns = README_COLUMNS + ([] if len(scales) == 1 else ["scale"])
+    scale = f"Every claim at scale `{scales[0]}`. " if len(scales) == 1 else ""
+    return (f"{README_START}\n{scale}{len(table)} claims; n is the number of seeds; intervals are 95% "
+            f"t-intervals over seeds.\n\n{claims.markdown_table(table, columns)}\n{README_END}")
 
 
 def update_readme(table: pd.DataFrame, readme: Path | None = None) -> bool:
     """Replace the block between the claims markers of README.md; True when it changed."""
     readme = Path(readme) if readme is not None else paths.ROOT / "README.md"
-    text = readme.read_text()
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        raise ValueError(f"{readme.name} has no {README_START} ... {README_END} block")
-    updated = text[:start] + readme_block(table) + text[end + len(README_END):]
-    if updated != text:
-        readme.write_text(updated)
-    return updated != text
+    return io.replace_marked_block(readme, README_START, README_END, readme_block(table))

@@ -24,7 +24,7 @@ from ..core import cache, paths
 from ..core.config import SCALE_ENV_VAR, SCALES, check_choice
 from ..core.io import atomic_write_bytes
 from ..core.kernels import quiet_kernels
-from . import manifest, publish
+from . import manifest, publish, timings
 
 
 def numbered_notebooks(only: list[str] | None = None) -> list[Path]:
@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         record_timing(notebook, args.scale, seconds)
         print(f"  done in {seconds:.0f} s" + (f" (figures in {folder})" if folder != paths.FIGURES else ""), flush=True)
         if notebook.stem == CLAIMS_NOTEBOOK and folder == paths.FIGURES:
-            changed = publish.update_readme(publish.published_table())
-            print("  README.md claims table " + ("updated" if changed else "unchanged"))
+            changed = publish.update_readme(publish.published_table()) | timings.update()
+            print("  README.md claims table and timings " + ("updated" if changed else "unchanged"))
     return 0
 
 

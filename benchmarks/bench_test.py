@@ -1,0 +1,73 @@
+"""`make test` from a fresh clone: the install, then the tests, timed apart.
+
+``python -m benchmarks.bench_test`` clones this checkout's HEAD into a temporary folder, runs
+``make env`` (a new .venv from the package registry) and ``make test`` there, and appends one row
+to its section of RESULTS.md; earlier rows are kept, so the section is the history the target is
+judged on (target: under 15 minutes on 2 cores). About 15-30 minutes; not part of ``make
+benchmarks``. The README's timings block quotes the last row (helpers/pipeline/timings.py).
+"""
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench_sweep import replace_section
+from helpers.core import paths
+from helpers.pipeline import timings
+
+TITLE = timings.TEST_SECTION + " (`benchmarks/bench_test.py`)"
+HEADER = ["| revision | date | install s | tests s | total s | result |", "|---|---|---|---|---|---|"]
+TARGET_S = 15 * 60
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    return time.perf_counter() - start, done.returncode, (done.stdout + done.stderr)[-2000:]
+
+
+def measure() -> dict:
+    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "repo"
+        subprocess.run(["git", "clone", "-q", str(paths.ROOT), str(clone)], check=True)
+        install, rc, log = timed(["make", "env"], clone)
+        if rc:
+            raise SystemExit(f"make env failed:\n{log}")
+        tests, rc, log = timed(["make", "test"], clone)
+    summary = next((line for line in reversed(log.splitlines()) if " passed" in line or " failed" in line), "")
+    return {"revision": revision, "date": datetime.date.today().isoformat(), "install": install, "tests": tests,
+            "result": ("passed" if rc == 0 else "FAILED") + (f" ({summary.strip('= ')})" if summary else "")}
+
+
+def section(previous_rows: list[str], run: dict) -> list[str]:
+    row = (f"| {run['revision']} | {run['date']} | {run['install']:.0f} | {run['tests']:.0f} | "
+           f"{run['install'] + run['tests']:.0f} | {run['result']} |")
+    total = run["install"] + run["tests"]
+    return [TITLE, "", "Each row: a clone of that revision, `make env` then `make test`, on this machine's 2 cores.",
+            "", *HEADER, *previous_rows, row, "",
+            f"Target: under {TARGET_S // 60} minutes: {'met' if total < TARGET_S else 'not met'} "
+            f"({total / 60:.1f} min).", ""]
+
+
+def earlier_rows(text: str) -> list[str]:
+    try:
+        lines = timings.section_lines(text, timings.TEST_SECTION)
+    except ValueError:
+        return []
+    return [line for line in lines if line.startswith("|")][2:]
+
+
+if __name__ == "__main__":
+    results = Path(__file__).with_name("RESULTS.md")
+    text = results.read_text()
+    lines = section(earlier_rows(text), measure())
+    results.write_text(replace_section(text, lines, TITLE))
+    timings.update()
+    print("\n".join(lines))
+    sys.exit(0)
