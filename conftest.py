@@ -1,11 +1,66 @@
+"""Shared set-up of the test suite (at the root, so that its hooks also see the notebooks nbval collects).
+
+`make test` executes each notebook once: nbval runs it (its cells are the first tests of the
+session), and this file keeps what nbval's kernel returned as an executed copy in
+:data:`EXECUTED`. The book (tests/test_book.py) and the checks that read executed notebooks reuse
+those copies, and the student copies run against the cache the notebooks filled. Run alone, those
+tests execute what they need themselves.
+"""
+from pathlib import Path
+
+import nbformat
 import pytest
 
+from helpers.core import paths
+from helpers.core.io import atomic_write_text
 from helpers.core.kernels import quiet_kernels
+
+EXECUTED = paths.BUILD / "test-executed"   # nbval's executed copies of this session
+NOTEBOOK_CACHE = {}                        # the cache folder the notebooks ran with (set at configure)
+_nbval_done: set[str] = set()              # notebooks whose every cell nbval ran in this session
 
 
 def pytest_configure(config):
     """Kernels started by nbval and the notebook tests read our quiet profile (helpers.core.kernels)."""
     quiet_kernels()
+    NOTEBOOK_CACHE["path"] = str(paths.cache_dir())
+
+
+def _is_nbval_cell(item) -> bool:
+    return type(item).__name__ == "IPyNbCell"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The notebooks' cells first (in order), so every later test can reuse their executed copies."""
+    items[:] = [item for item in items if _is_nbval_cell(item)] + [item for item in items if not _is_nbval_cell(item)]
+    if any(_is_nbval_cell(item) for item in items):
+        for stale in EXECUTED.glob("*.ipynb"):
+            stale.unlink()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    yield
+    if call.when == "call" and _is_nbval_cell(item):
+        cell = item.cell
+        cell.outputs = list(getattr(item, "test_outputs", None) or [])
+        cell.execution_count = item.cell_num + 1
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """After a notebook's last cell: write its executed copy."""
+    if _is_nbval_cell(item) and (nextitem is None or nextitem.parent is not item.parent):
+        EXECUTED.mkdir(parents=True, exist_ok=True)
+        name = Path(str(item.parent.fspath)).name
+        atomic_write_text(EXECUTED / name, nbformat.writes(item.parent.nb))
+        _nbval_done.add(name)
+
+
+@pytest.fixture(scope="session")
+def nbval_executed():
+    """A function of notebook names: :data:`EXECUTED` when nbval ran every one of them in this
+    session (their executed copies are there), else None."""
+    return lambda names: EXECUTED if set(names) <= _nbval_done else None
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +70,11 @@ def isolated_state(tmp_path, monkeypatch):
     monkeypatch.setenv("MIA_FIGURES_DIR", str(tmp_path / "figures"))
     monkeypatch.delenv("MIA_SCALE", raising=False)
     yield
+
+
+@pytest.fixture
+def notebook_cache(monkeypatch) -> str:
+    """The cache folder the notebooks ran with: a test that runs a notebook's cells again reuses it."""
+    monkeypatch.setenv("MIA_CACHE_DIR", NOTEBOOK_CACHE["path"])
+    return NOTEBOOK_CACHE["path"]
+

@@ -180,16 +180,12 @@ def test_student_copy_says_nothing_contradictory(path):
     assert "solutions are filled in" in solution_text, "the solution notebook keeps its note"
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("student-cache")
-
-
 @pytest.mark.parametrize("path", SOLVED, ids=lambda p: p.stem)
-def test_student_notebook_fails_exactly_at_its_exercises(path, shared_cache, tmp_path, monkeypatch):
-    """Run the student copy at smoke scale: every autograder cell raises NotImplementedError and no other cell fails."""
+def test_student_notebook_fails_exactly_at_its_exercises(path, notebook_cache, tmp_path, monkeypatch):
+    """Run the student copy at smoke scale: every autograder cell raises NotImplementedError and no
+    other cell fails. It reads the cache the solution notebooks filled (tests/conftest.py), so
+    under `make test` its experiments are cache hits."""
     monkeypatch.setenv("MIA_SCALE", "smoke")
-    monkeypatch.setenv("MIA_CACHE_DIR", str(shared_cache))
     monkeypatch.setenv("MIA_FIGURES_DIR", str(tmp_path / "figures"))
     student_path = assignments.STUDENT / path.name
     nb = nbformat.read(student_path, as_version=4)

