@@ -16,20 +16,20 @@ import pandas as pd
 
 from ..core import paths
 
-_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.S)
-_CODE = re.compile(r"`[^`]*`")
+MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.S)
+CODE = re.compile(r"`[^`]*`")
 _LINK = re.compile(r"\[[^\]]*\]\([^)]*\)")
 _BRACKET = re.compile(r"\[([^\[\]]*\d[^\[\]]*)\]")
-_NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
+NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
 
 
 def bracketed_numbers(markdown: str) -> list[str]:
     """The numbers inside [...] of ``markdown``, as printed (sign and separators removed later)."""
-    text = _LINK.sub("", _CODE.sub("", _MATH.sub("", markdown)))
-    return [n for inner in _BRACKET.findall(text) for n in _NUMBER.findall(inner)]
+    text = _LINK.sub("", CODE.sub("", MATH.sub("", markdown)))
+    return [n for inner in _BRACKET.findall(text) for n in NUMBER.findall(inner)]
 
 
-def _value_and_tolerance(printed: str) -> tuple[float, float]:
+def value_and_tolerance(printed: str) -> tuple[float, float]:
     text = printed.replace(",", "").replace("−", "-").lstrip("+")
     mantissa = text.lower().split("e")[0]
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
@@ -39,7 +39,7 @@ def _value_and_tolerance(printed: str) -> tuple[float, float]:
 
 def explained(printed: str, values: np.ndarray) -> bool:
     """Does a value (or 100× a value) round to ``printed``, ignoring its sign?"""
-    target, tolerance = _value_and_tolerance(printed)
+    target, tolerance = value_and_tolerance(printed)
     candidates = np.abs(np.concatenate([values, 100 * values]))
     return bool((np.abs(candidates - abs(target)) <= tolerance).any())
 
@@ -56,7 +56,7 @@ def csv_values(number: str, folder: Path | None = None) -> np.ndarray:
                 values.extend(series.to_numpy(float))
             else:
                 values.extend(float(n.replace(",", "").replace("−", "-"))
-                              for text in series.dropna().astype(str) for n in _NUMBER.findall(text))
+                              for text in series.dropna().astype(str) for n in NUMBER.findall(text))
     values = np.asarray(values, dtype=float)
     return values[np.isfinite(values)]
 
