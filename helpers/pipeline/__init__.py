@@ -2,6 +2,7 @@
 
 :mod:`.run` (``make figures``: papermill, staging, timings), :mod:`.figures` (saving a figure with
 its data), :mod:`.manifest` (the figure registry), :mod:`.publish` (the claims table in the README),
-:mod:`.sweep` (seeds and datasets on Ray), :mod:`.book` (the static book), :mod:`.prose` (numbers in
-the notebooks' text checked against their data).
+:mod:`.timings` (the README's timings, from benchmarks/RESULTS.md), :mod:`.sweep` (seeds and
+datasets on Ray), :mod:`.book` (the static book), :mod:`.numbers` (every number of a summary bound
+to one named value), :mod:`.prose` (bracketed numbers of the text checked against the data).
 """
