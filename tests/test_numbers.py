@@ -56,6 +56,20 @@ def test_a_bad_binding_is_named(figures, binding, message):
     assert len(found) == 1 and message in found[0], found
 
 
+def test_the_draft_binds_a_unique_match_and_lists_the_rest(figures, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Summary\n\nMSE 0.0433 undefended, accuracy 90.0%, and 7 of them.")]
+    path = tmp_path / "04_x.ipynb"
+    nbformat.write(nb, path)
+    drafted = numbers.draft(str(path), figures)[0]
+    assert drafted[0] == {"n": "0.0433", "csv": "04_table.csv", "col": "mse", "row": {"defense": "none"}}
+    assert drafted[1] == {"n": "90.0", "csv": "04_table.csv", "col": "acc", "row": {"defense": "noise σ=0.5"},
+                          "times": 100}
+    assert drafted[2] == {"n": "7", "todo": []}, "no value matches: left for the author"
+    assert numbers.problems(nb.cells[0].source, drafted, figures) == ["number 3 (7): binding {'n': '7', 'todo': []} "
+                                                                      "needs exactly one source of csv, claim, py, cited"]
+
+
 def test_code_and_claim_sources(tmp_path):
     assert numbers.value_of({"n": "4", "py": "helpers.core.config.SCALES.quick.epochs"}) == 4
     assert numbers.value_of({"n": "2500", "py": "helpers.core.config.SCALES.quick.n_train"}) == 2500

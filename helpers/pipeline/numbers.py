@@ -189,7 +189,7 @@ def draft(path: Path, folder: Path | None = None) -> dict:
     one matches, else ``{"n": ..., "todo": [candidates]}`` (which the check refuses)."""
     import nbformat
 
-    out = {}
+    path, out = Path(path), {}
     for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith(SUMMARY):
             drafted = []
