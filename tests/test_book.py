@@ -16,6 +16,7 @@ import nbformat
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
+from helpers.core import paths
 from helpers.pipeline.book import build
 from helpers.pipeline.run import execute, numbered_notebooks
 
@@ -25,8 +26,8 @@ if not CHROMIUM and not os.environ.get("CI"):
                 allow_module_level=True)
 
 NOTEBOOKS = numbered_notebooks()
-PAGES = ["index.html", "running.html", "claims.html", "course.html", "sweeps.html", "architecture.html",
-         "glossary.html"] + [nb.stem + ".html" for nb in NOTEBOOKS]
+PAGES = ([page.stem + ".html" for page in sorted((paths.ROOT / "book").glob("*.md"))]   # every page of book/
+         + [nb.stem + ".html" for nb in NOTEBOOKS])
 
 # Appended to a copy of a page: once MathJax has typeset the page (or at load when the page has no
 # math), write what the browser sees into the DOM, which --dump-dom then prints.
