@@ -67,7 +67,7 @@ def test_the_draft_binds_a_unique_match_and_lists_the_rest(figures, tmp_path):
                           "times": 100}
     assert drafted[2] == {"n": "7", "todo": []}, "no value matches: left for the author"
     assert numbers.problems(nb.cells[0].source, drafted, figures) == ["number 3 (7): binding {'n': '7', 'todo': []} "
-                                                                      "needs exactly one source of csv, claim, py, cited"]
+                                                                      f"needs exactly one source of {', '.join(numbers.SOURCES)}"]
 
 
 def test_code_and_claim_sources(tmp_path):
@@ -82,6 +82,48 @@ def test_code_and_claim_sources(tmp_path):
     assert numbers.value_of({"n": "43", "claim": "sift.edge", "stat": "mean"}, tmp_path) == pytest.approx(geometric)
     low = numbers.value_of({"n": "0", "claim": "sift.edge", "stat": "low"}, tmp_path)
     assert low < 43.0 < numbers.value_of({"n": "0", "claim": "sift.edge", "stat": "high"}, tmp_path)
+
+
+def test_counted_and_derived_sources(figures):
+    mse = lambda defense: {"csv": "04_table.csv", "col": "mse", "row": {"defense": defense}}
+    assert numbers.value_of({"n": "2", "count": "04_table.csv"}, figures) == 2
+    assert numbers.value_of({"n": "1", "count": "04_table.csv", "row": {"acc": "0.9"}}, figures) == 1
+    assert numbers.value_of({"n": "6.9", "ratio": [mse("none"), mse("noise σ=0.5")]}, figures) == pytest.approx(0.0433 / 0.00631)
+    assert numbers.value_of({"n": "7.4", "difference": [{"csv": "04_table.csv", "col": "acc", "row": {"defense": "none"}},
+                                                        {"csv": "04_table.csv", "col": "acc", "row": {"defense": "noise σ=0.5"}}],
+                             "times": 100}, figures) == pytest.approx(7.4)
+    assert numbers.value_of({"n": "-85", "change": [mse("noise σ=0.5"), mse("none")], "times": 100},
+                            figures) == pytest.approx((0.00631 / 0.0433 - 1) * 100)
+    both = [mse("none"), mse("noise σ=0.5")]
+    assert [numbers.value_of({"n": "0", op: both}, figures) for op in ("min", "max", "mean")] == \
+        pytest.approx([0.00631, 0.0433, (0.0433 + 0.00631) / 2])
+    text = "Noise lowers the MSE 6.9×."
+    assert numbers.problems(text, [{"n": "6.9", "ratio": both}], figures) == []
+    assert numbers.problems(text.replace("6.9", "7.9"), [{"n": "7.9", "ratio": both}], figures) == \
+        ["number 1 (7.9): its source gives 6.86212"]
+    assert "needs computed sources" in numbers.problems("1", [{"n": "1", "ratio": [mse("none"), {"cited": "paper"}]}],
+                                                        figures)[0]
+    assert "no column" in numbers.problems("1", [{"n": "1", "count": "04_table.csv", "row": {"x": "1"}}], figures)[0]
+
+
+def test_a_claim_of_another_run(tmp_path):
+    for seed, value in enumerate([2.0, 4.0, 8.0]):
+        file = claims.seed_file("04", seed, tmp_path, variant="attackerstrong")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        claims.rows_frame([claims.record("sift.edge", seed, value)]).to_csv(file, index=False)
+    assert numbers.value_of({"n": "4", "claim": "sift.edge", "variant": "attackerstrong"}, tmp_path) == pytest.approx(4.0)
+
+
+def test_bind_writes_only_bindings_that_agree(figures, tmp_path, monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Summary\n\nMSE 0.0433 undefended.")]
+    path = tmp_path / "04_x.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_text()
+    good = [{"n": "0.0433", "csv": "04_table.csv", "col": "mse", "row": {"defense": "none"}}]
+    monkeypatch.setattr(numbers.paths, "FIGURES", figures)
+    assert numbers.bind(path, [{**good[0], "n": "0.0434"}]) and path.read_text() == before, "refused, not written"
+    assert numbers.bind(path, good) == [] and numbers.notebook_problems(path) == []
 
 
 def _summaries(path):

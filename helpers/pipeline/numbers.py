@@ -8,7 +8,11 @@ printed text ``"n"`` and exactly one source:
   the one row of a committed figure CSV that ``row`` selects (values compared as text), the column
   ``col``, optionally multiplied by ``times`` (a fraction printed as a percentage);
 - ``{"claim": "sift.mse_gain", "reading": "", "stat": "mean" | "low" | "high"}``: the claim's mean or
-  95% interval bound over the committed seeds (:func:`helpers.claims.judge`);
+  95% interval bound over the committed seeds (:func:`helpers.claims.judge`); ``"variant"``
+  (``"attackerstrong"``) and ``"dataset"`` name another run's rows (:func:`helpers.claims.collect_rows`);
+- ``{"count": "08_claims.csv", "row": {"verdict": "reproduced"}}``: how many rows ``row`` selects;
+- ``{"ratio" | "difference" | "change" | "min" | "max" | "mean": [source, source, ...]}``: a value
+  derived from other sources (bindings without ``"n"``): a/b, a − b, a/b − 1, or over all;
 - ``{"py": "helpers.evaluation.grids.CEM_PLUGIN.lam"}``: a setting of the code (attribute and key
   lookups from an importable module; nothing is called);
 - ``{"cited": KIND}`` with KIND in :data:`CITED`: a number that is not ours to compute (the
@@ -34,7 +38,9 @@ from .prose import CODE, MATH, NUMBER, value_and_tolerance
 CITED = {"paper": "a number the paper reports", "label": "a section, table, figure, notebook or reference number",
          "count": "a count of the text's own items (three bases, two attacks)",
          "setting": "a setting the text names, not read by the code (e.g. the paper's budget)"}
-SOURCES = ("csv", "claim", "py", "cited")
+DERIVED = {"ratio": lambda v: v[0] / v[1], "difference": lambda v: v[0] - v[1], "change": lambda v: v[0] / v[1] - 1,
+           "min": min, "max": max, "mean": lambda v: sum(v) / len(v)}
+SOURCES = ("csv", "claim", "count", "py", "cited", *DERIVED)
 _LINK_URL = re.compile(r"\]\([^)]*\)")
 SUMMARY = "## Summary"
 
@@ -57,25 +63,35 @@ def _csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-@lru_cache(maxsize=4)
-def _claims(folder: Path) -> pd.DataFrame:
+@lru_cache(maxsize=8)
+def _claims(folder: Path, dataset: str | None = None, variant: str | None = None) -> pd.DataFrame:
     from .. import claims
 
-    return claims.judge(claims.collect_rows(folder))
+    return claims.judge(claims.collect_rows(folder, dataset=dataset, variant=variant))
+
+
+def _selected(name: str, row: dict, folder: Path) -> pd.DataFrame:
+    selected = _csv(folder / name)
+    for column, value in row.items():
+        if column not in selected.columns:
+            raise KeyError(f"{name} has no column {column!r}")
+        selected = selected[selected[column] == str(value)]
+    return selected
 
 
 def _from_csv(binding: dict, folder: Path) -> float:
-    table = _csv(folder / binding["csv"])
-    selected = table
-    for column, value in binding.get("row", {}).items():
-        selected = selected[selected[column] == str(value)]
+    selected = _selected(binding["csv"], binding.get("row", {}), folder)
     if len(selected) != 1:
         raise ValueError(f"{binding['csv']} {binding.get('row', {})} selects {len(selected)} rows, not one")
     return float(selected[binding["col"]].iloc[0]) * binding.get("times", 1)
 
 
+def _from_count(binding: dict, folder: Path) -> float:
+    return float(len(_selected(binding["count"], binding.get("row", {}), folder)))
+
+
 def _from_claims(binding: dict, folder: Path) -> float:
-    table = _claims(folder)
+    table = _claims(folder, binding.get("dataset"), binding.get("variant"))
     row = table[(table.id == binding["claim"]) & (table.reading == binding.get("reading", ""))]
     if len(row) != 1:
         raise ValueError(f"claim {binding['claim']!r} reading {binding.get('reading', '')!r}: {len(row)} rows")
@@ -108,8 +124,13 @@ def value_of(binding: dict, folder: Path | None = None) -> float | None:
         if binding["cited"] not in CITED:
             raise ValueError(f"cited kind {binding['cited']!r} is not one of {', '.join(CITED)}")
         return None
+    if kinds[0] in DERIVED:
+        parts = [value_of(part, folder) for part in binding[kinds[0]]]
+        if not parts or any(part is None for part in parts):
+            raise ValueError(f"{kinds[0]} of {binding[kinds[0]]} needs computed sources")
+        return DERIVED[kinds[0]](parts) * binding.get("times", 1)
     return {"csv": lambda: _from_csv(binding, folder), "claim": lambda: _from_claims(binding, folder),
-            "py": lambda: _from_code(binding)}[kinds[0]]()
+            "count": lambda: _from_count(binding, folder), "py": lambda: _from_code(binding)}[kinds[0]]()
 
 
 def matches(printed: str, value: float) -> bool:
@@ -129,7 +150,7 @@ def problems(markdown: str, bindings: list[dict], folder: Path | None = None) ->
     for i, binding in enumerate(bindings):
         try:
             value = value_of(binding, folder)
-        except (ValueError, KeyError, AttributeError, FileNotFoundError) as error:
+        except (ValueError, KeyError, AttributeError, FileNotFoundError, ZeroDivisionError, TypeError) as error:
             found.append(f"number {i + 1} ({binding['n']}): {error}")
             continue
         if value is not None and not matches(binding["n"], value):
@@ -198,3 +219,48 @@ def draft(path: Path, folder: Path | None = None) -> dict:
                 drafted.append(found[0] if len(found) == 1 else {"n": printed, "todo": found[:5]})
             out[index] = drafted
     return out
+
+
+def bind(path: Path, bindings: list[dict]) -> list[str]:
+    """Store ``bindings`` on the notebook's summary cell and return the check's problems (the
+    notebook is rewritten in the project's JSON layout only when there are none)."""
+    import json
+
+    path = Path(path)
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = [c for c in notebook["cells"] if c["cell_type"] == "markdown"
+             and "".join(c["source"]).lstrip().startswith(SUMMARY)]
+    if len(cells) != 1:
+        return [f"{path.name} has {len(cells)} summary cells, not one"]
+    found = problems("".join(cells[0]["source"]), bindings)
+    if not found:
+        cells[0]["metadata"].setdefault("companion", {})["numbers"] = bindings
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.pipeline.numbers check|draft NOTEBOOK`` or ``bind NOTEBOOK BINDINGS.json``."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("action", choices=["check", "draft", "bind"])
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("bindings", type=Path, nargs="?", help="a JSON list of bindings (for bind)")
+    args = parser.parse_args(argv)
+    if args.action == "draft":
+        print(json.dumps(draft(args.notebook), indent=1, ensure_ascii=False))
+        return 0
+    if args.action == "bind":
+        if args.bindings is None:
+            parser.error("bind needs a BINDINGS.json")
+        found = bind(args.notebook, json.loads(args.bindings.read_text(encoding="utf-8")))
+    else:
+        found = notebook_problems(args.notebook)
+    print("\n".join(found) or "no problems")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
