@@ -38,6 +38,16 @@ PRIOR_KINDS = ("vae", "ddpm")
 _VAE_ONLY, _DDPM_ONLY = ("latent_dim", "kl_weight"), ("T",)
 
 
+# Per scale and kind, the settings :meth:`PriorConfig.from_scale` starts from (read by the
+# notebooks' number bindings too, so they sit at module level).
+PRIOR_SETTINGS = {
+    "smoke": {"vae": dict(latent_dim=8, width=16, epochs=2), "ddpm": dict(width=8, epochs=2, T=20)},
+    "quick": {"vae": dict(latent_dim=16, width=32, epochs=30), "ddpm": dict(width=16, epochs=30, T=100)},
+    "paper": {"vae": dict(latent_dim=64, width=64, epochs=100, batch_size=128, lr=1e-3),
+              "ddpm": dict(width=64, epochs=300, T=1000, batch_size=128, lr=2e-4)},
+}
+
+
 @dataclass(frozen=True)
 class PriorConfig:
     """Everything that determines a trained prior besides its images (part of its cache key)."""
@@ -77,15 +87,7 @@ class PriorConfig:
         stroke-like rather than clean digits, which guidance makes up for); paper: the larger networks
         and longer training meant for a GPU."""
         check_choice("prior kind", kind, PRIOR_KINDS)
-        per_scale = {
-            ("smoke", "vae"): dict(latent_dim=8, width=16, epochs=2),
-            ("smoke", "ddpm"): dict(width=8, epochs=2, T=20),
-            ("quick", "vae"): dict(latent_dim=16, width=32, epochs=30),
-            ("quick", "ddpm"): dict(width=16, epochs=30, T=100),
-            ("paper", "vae"): dict(latent_dim=64, width=64, epochs=100, batch_size=128, lr=1e-3),
-            ("paper", "ddpm"): dict(width=64, epochs=300, T=1000, batch_size=128, lr=2e-4),
-        }
-        chosen = per_scale.get((scale.name, kind), per_scale[("quick", kind)])
+        chosen = PRIOR_SETTINGS.get(scale.name, PRIOR_SETTINGS["quick"])[kind]
         return cls(**{"kind": kind, **chosen, **overrides})
 
 
