@@ -13,8 +13,9 @@ printed text ``"n"`` and exactly one source:
 - ``{"count": "08_claims.csv", "row": {"verdict": "reproduced"}}``: how many rows ``row`` selects;
 - ``{"ratio" | "difference" | "change" | "min" | "max" | "mean": [source, source, ...]}``: a value
   derived from other sources (bindings without ``"n"``): a/b, a − b, a/b − 1, or over all;
-- ``{"py": "helpers.evaluation.grids.CEM_PLUGIN.lam"}``: a setting of the code (attribute and key
-  lookups from an importable module; nothing is called);
+- ``{"py": "helpers.evaluation.grids.CEM_PLUGIN.lam"}``: a setting of the code (attribute, key and
+  list-index lookups from an importable module, e.g. ``grids.DEFENSE_GRID.noise.1.sigma``; nothing
+  is called);
 - ``{"cited": KIND}`` with KIND in :data:`CITED`: a number that is not ours to compute (the
   paper's, a section or figure label, a count of the text's own items).
 
@@ -99,7 +100,8 @@ def _from_claims(binding: dict, folder: Path) -> float:
 
 
 def _from_code(binding: dict) -> float:
-    """``module.attr.attr`` or ``module.NAME.key``: attribute, then key, lookups."""
+    """``module.attr.attr``, ``module.NAME.key`` or ``module.NAME.key.0``: attribute, key and (for a
+    list or tuple, by a whole number) index lookups."""
     parts = binding["py"].split(".")
     for split in range(len(parts) - 1, 0, -1):
         try:
@@ -110,7 +112,12 @@ def _from_code(binding: dict) -> float:
     else:
         raise ValueError(f"no importable module in {binding['py']!r}")
     for name in parts[split:]:
-        value = value[name] if isinstance(value, dict) else getattr(value, name)
+        if isinstance(value, dict):
+            value = value[name]
+        elif isinstance(value, (list, tuple)) and name.isdigit():
+            value = value[int(name)]
+        else:
+            value = getattr(value, name)
     return float(value) * binding.get("times", 1)
 
 
@@ -150,7 +157,8 @@ def problems(markdown: str, bindings: list[dict], folder: Path | None = None) ->
     for i, binding in enumerate(bindings):
         try:
             value = value_of(binding, folder)
-        except (ValueError, KeyError, AttributeError, FileNotFoundError, ZeroDivisionError, TypeError) as error:
+        except (ValueError, KeyError, IndexError, AttributeError, FileNotFoundError, ZeroDivisionError,
+                TypeError) as error:
             found.append(f"number {i + 1} ({binding['n']}): {error}")
             continue
         if value is not None and not matches(binding["n"], value):
