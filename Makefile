@@ -46,7 +46,7 @@ book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (
 
 test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
 	MIA_SCALE=smoke MIA_FIGURES_DIR=$(CURDIR)/build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=900 -p no:cacheprovider
+	  --nbval-cell-timeout=900 -p no:cacheprovider --durations=15
 
 student: $(STAMP)  ## Generate student/NN_*.ipynb from the exercises of the solution notebooks
 	$(PY) -m helpers.course.assignments

@@ -22,12 +22,13 @@ from helpers.pipeline import timings
 TITLE = timings.TEST_SECTION + " (`benchmarks/bench_test.py`)"
 HEADER = ["| revision | date | install s | tests s | total s | result |", "|---|---|---|---|---|---|"]
 TARGET_S = 15 * 60
+LOG = paths.ROOT / "build" / "bench_test.log"  # the last run's full `make test` output
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    return time.perf_counter() - start, done.returncode, (done.stdout + done.stderr)[-2000:]
+    return time.perf_counter() - start, done.returncode, done.stdout + done.stderr
 
 
 def measure() -> dict:
@@ -38,8 +39,10 @@ def measure() -> dict:
         subprocess.run(["git", "clone", "-q", str(paths.ROOT), str(clone)], check=True)
         install, rc, log = timed(["make", "env"], clone)
         if rc:
-            raise SystemExit(f"make env failed:\n{log}")
+            raise SystemExit(f"make env failed:\n{log[-2000:]}")
         tests, rc, log = timed(["make", "test"], clone)
+    LOG.parent.mkdir(exist_ok=True)
+    LOG.write_text(log, encoding="utf-8")  # the slowest tests (--durations) are in it
     summary = next((line for line in reversed(log.splitlines()) if " passed" in line or " failed" in line), "")
     return {"revision": revision, "date": datetime.date.today().isoformat(), "install": install, "tests": tests,
             "result": ("passed" if rc == 0 else "FAILED") + (f" ({summary.strip('= ')})" if summary else "")}
