@@ -38,8 +38,7 @@ PRIOR_KINDS = ("vae", "ddpm")
 _VAE_ONLY, _DDPM_ONLY = ("latent_dim", "kl_weight"), ("T",)
 
 
-# Per scale and kind, the settings :meth:`PriorConfig.from_scale` starts from (read by the
-# notebooks' number bindings too, so they sit at module level).
+# Per scale and kind, the settings :meth:`PriorConfig.from_scale` starts from (notebooks quote them).
 PRIOR_SETTINGS = {
     "smoke": {"vae": dict(latent_dim=8, width=16, epochs=2), "ddpm": dict(width=8, epochs=2, T=20)},
     "quick": {"vae": dict(latent_dim=16, width=32, epochs=30), "ddpm": dict(width=16, epochs=30, T=100)},

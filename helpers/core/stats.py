@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def mean_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+BOOTSTRAP_LEVEL = 0.95  # the level of every interval over images (the bands of the figures)
+
+
+def mean_ci(values, n_boot: int = 2000, level: float = BOOTSTRAP_LEVEL, seed: int = 0) -> tuple[float, float, float]:
     """(mean, low, high): the mean of ``values`` and its percentile-bootstrap interval.
 
     NaN values are ignored; all-NaN input gives (nan, nan, nan).

@@ -22,7 +22,9 @@ printed text ``"n"`` and exactly one source:
 The check (:func:`problems`): the numbers printed in the cell are exactly the bindings' ``n``, in
 order, so changing, adding or dropping one fails; a computed source must round to its printed
 number within half a unit of its last printed digit (the sign is not compared: "lowers by 23.1"
-may print −23.1). Every ``## Summary`` cell must have bindings.
+may print −23.1). The cells that must have bindings (:func:`needs_bindings`): every ``## Summary``
+and every reading of a result, i.e. a Markdown cell right after a code cell that does not open a
+new section (``**What the figure shows.** …``).
 """
 from __future__ import annotations
 
@@ -166,20 +168,36 @@ def problems(markdown: str, bindings: list[dict], folder: Path | None = None) ->
     return found
 
 
-def notebook_problems(path: Path, folder: Path | None = None) -> list[str]:
-    """Every bound cell of a notebook checked; a summary without bindings is a problem."""
-    import nbformat
+def needs_bindings(cells: list, index: int) -> bool:
+    """Whether cell ``index`` quotes results: the summary, and every Markdown cell that reads a
+    result just computed (one right after a code cell that is not a new heading)."""
+    cell = cells[index]
+    if cell["cell_type"] != "markdown":
+        return False
+    text = "".join(cell["source"]).lstrip()
+    return text.startswith(SUMMARY) or (index > 0 and cells[index - 1]["cell_type"] == "code"
+                                       and not text.startswith("#"))
 
-    found = []
-    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        if cell.cell_type != "markdown":
+
+def _cells(path: Path) -> list:
+    import json
+
+    return json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+
+
+def notebook_problems(path: Path, folder: Path | None = None) -> list[str]:
+    """Every bound cell of a notebook checked; a cell that :func:`needs_bindings` without them is a
+    problem."""
+    found, cells = [], _cells(path)
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
             continue
-        bindings = cell.metadata.get("companion", {}).get("numbers")
+        bindings = cell.get("metadata", {}).get("companion", {}).get("numbers")
         if bindings is None:
-            if cell.source.lstrip().startswith(SUMMARY):
-                found.append(f"cell {index}: a summary whose numbers are not bound")
+            if needs_bindings(cells, index):
+                found.append(f"cell {index}: a cell quoting results whose numbers are not bound")
             continue
-        found += [f"cell {index}: {problem}" for problem in problems(cell.source, bindings, folder)]
+        found += [f"cell {index}: {problem}" for problem in problems("".join(cell["source"]), bindings, folder)]
     return found
 
 
@@ -214,41 +232,45 @@ def candidates(printed: str, number: str, folder: Path | None = None) -> list[di
 
 
 def draft(path: Path, folder: Path | None = None) -> dict:
-    """For each summary cell without bindings: one binding per number, the CSV value when exactly
-    one matches, else ``{"n": ..., "todo": [candidates]}`` (which the check refuses)."""
-    import nbformat
-
-    path, out = Path(path), {}
-    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith(SUMMARY):
+    """For each cell that :func:`needs_bindings` and has none: one binding per number, the CSV value
+    when exactly one matches, else ``{"n": ..., "todo": [candidates]}`` (which the check refuses)."""
+    path, out, cells = Path(path), {}, _cells(path)
+    for index, cell in enumerate(cells):
+        if needs_bindings(cells, index) and "numbers" not in cell.get("metadata", {}).get("companion", {}):
             drafted = []
-            for printed in printed_numbers(cell.source):
+            for printed in printed_numbers("".join(cell["source"])):
                 found = candidates(printed, path.name[:2], folder)
                 drafted.append(found[0] if len(found) == 1 else {"n": printed, "todo": found[:5]})
             out[index] = drafted
     return out
 
 
-def bind(path: Path, bindings: list[dict]) -> list[str]:
-    """Store ``bindings`` on the notebook's summary cell and return the check's problems (the
-    notebook is rewritten in the project's JSON layout only when there are none)."""
+def bind(path: Path, bindings: list[dict], cell: int | None = None) -> list[str]:
+    """Store ``bindings`` on Markdown cell ``cell`` (default: the summary) and return the check's
+    problems (the notebook is rewritten in the project's JSON layout only when there are none)."""
     import json
 
     path = Path(path)
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    cells = [c for c in notebook["cells"] if c["cell_type"] == "markdown"
-             and "".join(c["source"]).lstrip().startswith(SUMMARY)]
-    if len(cells) != 1:
-        return [f"{path.name} has {len(cells)} summary cells, not one"]
-    found = problems("".join(cells[0]["source"]), bindings)
+    if cell is None:
+        chosen = [c for c in notebook["cells"] if c["cell_type"] == "markdown"
+                  and "".join(c["source"]).lstrip().startswith(SUMMARY)]
+        if len(chosen) != 1:
+            return [f"{path.name} has {len(chosen)} summary cells, not one"]
+    elif not (0 <= cell < len(notebook["cells"])) or notebook["cells"][cell]["cell_type"] != "markdown":
+        return [f"{path.name} has no Markdown cell {cell}"]
+    else:
+        chosen = [notebook["cells"][cell]]
+    found = problems("".join(chosen[0]["source"]), bindings)
     if not found:
-        cells[0]["metadata"].setdefault("companion", {})["numbers"] = bindings
+        chosen[0].setdefault("metadata", {}).setdefault("companion", {})["numbers"] = bindings
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return found
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.pipeline.numbers check|draft NOTEBOOK`` or ``bind NOTEBOOK BINDINGS.json``."""
+    """``python -m helpers.pipeline.numbers check|draft NOTEBOOK`` or ``bind NOTEBOOK BINDINGS.json
+    [--cell N]``."""
     import argparse
     import json
 
@@ -256,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["check", "draft", "bind"])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("bindings", type=Path, nargs="?", help="a JSON list of bindings (for bind)")
+    parser.add_argument("--cell", type=int, help="bind this Markdown cell (index from 0; default: the summary)")
     args = parser.parse_args(argv)
     if args.action == "draft":
         print(json.dumps(draft(args.notebook), indent=1, ensure_ascii=False))
@@ -263,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "bind":
         if args.bindings is None:
             parser.error("bind needs a BINDINGS.json")
-        found = bind(args.notebook, json.loads(args.bindings.read_text(encoding="utf-8")))
+        found = bind(args.notebook, json.loads(args.bindings.read_text(encoding="utf-8")), args.cell)
     else:
         found = notebook_problems(args.notebook)
     print("\n".join(found) or "no problems")
