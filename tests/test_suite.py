@@ -78,6 +78,30 @@ def test_noise_aware_attacker_trains_on_noisy_features(setting):
     assert not aware.mse.equals(unaware.mse)
 
 
+def test_where_the_cloud_sees_the_edge_output_awareness_shares_one_attack(setting):
+    """Unaware and aware attackers of a defense that observes unchanged see the same features: one
+    fit, read back from the cache, bitwise the same (the noise defense keeps them apart, above)."""
+    config, splits = setting
+    trained = train_classifier(config, splits, device="cpu")
+    budget = SuiteBudget(decoder_epochs=1, n_eval=16)
+    runs = [run_suite(trained, splits, "pool1", defenses.Defense(), AttackerKnowledge(noise_aware=aware), budget,
+                      ["inverse_network"], device="cpu") for aware in (True, False)]
+    assert torch.equal(runs[0][1]["inverse_network"], runs[1][1]["inverse_network"])
+    assert runs[0][0].seconds_fit.iloc[0] == runs[1][0].seconds_fit.iloc[0], "loaded, not refitted"
+    assert runs[1][0].noise_aware.eq(False).all(), "the table still says what the attacker knew"
+    from helpers.evaluation.grids import DEFENSE_GRID
+
+    grid = {"none": True, "bottleneck": True, "siftfunnel": True, "adversarial": True, "nopeek": True,
+            "label_smoothing": True, "noise": False, "dropout": False, "topk": False}
+    for name, expected in grid.items():
+        config = {"defense": name, **DEFENSE_GRID.get(name, [{}])[0]}
+        assert defenses.from_config(config).observes_unchanged is expected, name
+    noise, bottleneck = {"defense": "noise", "sigma": 0.5}, {"defense": "bottleneck", "channels": 4}
+    assert not defenses.from_config({"defense": "stack", "parts": [noise, bottleneck]}).observes_unchanged
+    assert defenses.from_config({"defense": "cem", "base": bottleneck, "sigma": 0.5}).observes_unchanged
+    assert not defenses.from_config({"defense": "cem", "base": noise}).observes_unchanged
+
+
 def test_all_attacks_run_and_hybrid_reuses_the_decoder(setting):
     config, splits = setting
     trained = train_classifier(config, splits, device="cpu")

@@ -63,6 +63,13 @@ class Defense:
     def is_random(self) -> bool:
         return False
 
+    @property
+    def observes_unchanged(self) -> bool:
+        """Whether the cloud receives the edge output itself (:meth:`observe` is the identity: the
+        defense acts on the architecture or on training only). An attacker unaware of the defense
+        then sees exactly what an aware one sees."""
+        return type(self).observe is Defense.observe
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"

@@ -227,6 +227,10 @@ class CEM(Defense):
     def observe(self, z, generator=None):
         return self.base.observe(z, generator)
 
+    @property
+    def observes_unchanged(self) -> bool:
+        return self.base.observes_unchanged
+
     def deploy(self, model, cut):
         return self.base.deploy(model, cut)
 

@@ -51,6 +51,10 @@ class Stack(Defense):
         return any(part.is_random for part in self.parts)
 
     @property
+    def observes_unchanged(self) -> bool:
+        return all(part.observes_unchanged for part in self.parts)
+
+    @property
     def label_smoothing(self):
         return next((p.label_smoothing for p in self.parts if p.label_smoothing is not None), None)
 

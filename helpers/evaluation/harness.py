@@ -71,7 +71,7 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
                             functools.partial(_shadow_edge, trained, cut))
     # the classifier's key is nested: its training seed must not be overwritten by the attack seed
     key = {"classifier": trained.weights_key, "cut": cut, "defense": defense.config(),
-           "knowledge": dataclasses.asdict(knowledge), "n_eval": budget.n_eval, "seed": seed,
+           "knowledge": dataclasses.asdict(_effective(knowledge, defense)), "n_eval": budget.n_eval, "seed": seed,
            "eval_index": cache.config_hash({"i": evaluation.index.tolist()}),
            **({"selection_index": cache.config_hash({"i": selection.index.tolist()})} if selection is not None else {})}
     runner = _Runner(context, views, key, overwrite)
@@ -199,6 +199,12 @@ def _check_disjoint(selection: Split, others: dict) -> None:
     for what, part in others.items():
         if chosen & set(part.index.tolist()):
             raise ValueError(f"the selection images overlap {what}: choices would be made on them")
+
+
+def _effective(knowledge: AttackerKnowledge, defense: Defense) -> AttackerKnowledge:
+    """What the attacker's knowledge changes: nothing about noise-awareness where the cloud receives
+    the edge output itself (unaware and aware attackers see the same features: one cache entry)."""
+    return dataclasses.replace(knowledge, noise_aware=True) if defense.observes_unchanged else knowledge
 
 
 def _deployed_defense(trained: TrainedClassifier, cut: str, defense: Defense | None) -> Defense:
