@@ -80,6 +80,10 @@ def test_grids_are_defined_once_and_reproduce_the_notebooks_literals():
     # the same defenses, configurations and order as notebook 07's former literal grid (cache keys unchanged)
     assert [d.config() for d in defense_grid(benchmark_grid())] == [d.config() for d in defense_grid(literal_07)]
     assert list(benchmark_grid())[:len(DEFENSE_GRID)] == list(DEFENSE_GRID)
+    smoke = benchmark_grid(scale="smoke")
+    assert smoke == {"noise": [{"sigma": 0.5}], "bottleneck": [{"channels": 4}], "siftfunnel": [{"channels": 8}],
+                     "stack": benchmark_grid()["stack"], "cem": benchmark_grid()["cem"]}, "one baseline of each kind"
+    assert benchmark_grid({"dropout": [{"rate": 0.5}]}, scale="smoke")["dropout"] == [{"rate": 0.5}], "a grid given"
     cem = from_config({"defense": "cem", "base": {"defense": "noise", "sigma": 0.5}, **cem_setting()})
     assert (cem.weight, cem.k, cem.tau, cem.ramp) == (8.0, 5, 0.125, True)
     assert cem_setting({"weight": 2.0}) == {**CEM_PLUGIN, "weight": 2.0} and cem_setting({}) == CEM_PLUGIN
