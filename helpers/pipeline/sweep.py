@@ -143,8 +143,15 @@ def run_job(job: Job) -> dict:
         staging, executed = Path(tmp) / "figures", Path(tmp) / f"{job.notebook}.ipynb"
         seconds = pipeline.execute(job.path, job.parameters(), executed, staging)
         files = {csv.name: csv.read_bytes() for csv in sorted(staging.glob("*.csv"))}
-        return {"executed": executed.read_bytes(), "files": files, "seconds": seconds,
-                "node": socket.gethostname()}
+        return {"executed": executed.read_bytes(), "files": files, "seconds": seconds, "node": node_name()}
+
+
+def node_name() -> str:
+    """``host/RAY-NODE-ID`` inside a Ray task (two nodes may share a host), else the host name."""
+    import ray
+
+    host = socket.gethostname()
+    return f"{host}/{ray.get_runtime_context().get_node_id()}" if ray.is_initialized() else host
 
 
 # ------------------------------------------------------------------ the driver
