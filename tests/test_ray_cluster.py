@@ -1,9 +1,12 @@
 """A real two-node Ray cluster on this machine, started with Ray's own command.
 
 ``ray start --head`` and ``ray start --address`` give two nodes of one CPU each; the sweep joins them
-through ``--address`` and runs notebook 00 at smoke for three seeds. Once the second node has finished
+through ``--address`` and runs notebook 00 at smoke for four seeds. Once the second node has finished
 one job and is executing the next, the test kills that node (its raylet and everything under it):
 the job it was running must be retried on the head, and the sweep must end with every job done.
+Four seeds, not three: with two jobs left after the first round, whichever node frees first takes
+one and the other node the other, so the second node always gets a second job (with three, the
+head could take the last one and leave nothing to kill mid-job).
 Only the processes of this cluster are stopped afterwards (found by its GCS port), never another
 Ray on the machine.
 """
@@ -29,7 +32,7 @@ from helpers.pipeline import sweep  # noqa: E402
 
 RAY = str(Path(sys.executable).with_name("ray"))
 SECOND = "second_node"            # a custom resource that marks the node the test kills
-SEEDS = (0, 1, 2)             # the second node finishes one, is killed in its next; the head retries it
+SEEDS = (0, 1, 2, 3)          # the second node finishes one, is killed in its next; the head retries it
 # Dead-node detection in about 2 s instead of Ray's default 15 s (RAY_<setting> overrides Ray's
 # config); no token authentication between processes of one machine (Ray >= 2.5x turns it on).
 CLUSTER_ENV = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4",
