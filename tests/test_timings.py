@@ -86,6 +86,16 @@ def test_bench_test_appends_a_row_and_keeps_the_history():
     assert len(timings.section_rows(text, timings.TEST_SECTION)) == 3
 
 
+def test_a_failed_make_test_is_neither_quoted_nor_judged():
+    earlier = bench_test.earlier_rows(RESULTS)
+    run = {"revision": "ccccccc", "date": "2026-12-05", "install": 100.0, "tests": 200.0, "result": "FAILED (1 failed)"}
+    lines = bench_test.section(earlier, run)
+    text = bench_test.replace_section(RESULTS, lines, bench_test.TITLE)
+    assert "Target: under 15 minutes: not judged, the run failed (5.0 min)." in lines
+    last_passed = [row for row in timings.section_rows(RESULTS, timings.TEST_SECTION) if row["result"].startswith("passed")][-1]
+    assert timings.headline(text)["test_revision"] == last_passed["revision"] != "ccccccc"
+
+
 def test_readme_is_a_short_front_door():
     text = README.read_text()
     assert len(text.encode()) <= 8 * 1024, f"README.md is {len(text.encode())} bytes (at most 8 KB)"
