@@ -3,8 +3,8 @@
 `make test` executes each notebook once: nbval runs it (its cells are the first tests of the
 session), and this file keeps what nbval's kernel returned as an executed copy in
 :data:`EXECUTED`. The book (tests/test_book.py) and the checks that read executed notebooks reuse
-those copies, and the student copies run against the cache the notebooks filled. Run alone, those
-tests execute what they need themselves.
+those copies (:func:`smoke_run`), and the student copies run against the cache the notebooks filled.
+Run alone, those tests execute what they need themselves.
 """
 from pathlib import Path
 
@@ -13,17 +13,19 @@ import pytest
 
 from helpers.core import paths
 from helpers.core.io import atomic_write_text
-from helpers.core.kernels import quiet_kernels
+from helpers.core.kernels import prepare_kernels
 
 EXECUTED = paths.BUILD / "test-executed"   # nbval's executed copies of this session
-NOTEBOOK_CACHE = {}                        # the cache folder the notebooks ran with (set at configure)
+NOTEBOOK_CACHE = {}                        # the cache and figure folders the notebooks ran with (set at configure)
 _nbval_done: set[str] = set()              # notebooks whose every cell nbval ran in this session
 
 
 def pytest_configure(config):
-    """Kernels started by nbval and the notebook tests read our quiet profile (helpers.core.kernels)."""
-    quiet_kernels()
+    """Kernels started by nbval and the notebook tests read our quiet profile and import this
+    checkout's helpers (helpers.core.kernels)."""
+    prepare_kernels()
     NOTEBOOK_CACHE["path"] = str(paths.cache_dir())
+    NOTEBOOK_CACHE["figures"] = str(paths.figures_dir())
 
 
 def _is_nbval_cell(item) -> bool:
@@ -36,6 +38,10 @@ def pytest_collection_modifyitems(session, config, items):
     if any(_is_nbval_cell(item) for item in items):
         for stale in EXECUTED.glob("*.ipynb"):
             stale.unlink()
+        figures = Path(NOTEBOOK_CACHE["figures"])
+        if figures.is_relative_to(paths.BUILD):  # the figures' registry of this run only (make test's folder)
+            for stale in figures.glob("*.meta.json"):
+                stale.unlink()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -61,6 +67,36 @@ def nbval_executed():
     """A function of notebook names: :data:`EXECUTED` when nbval ran every one of them in this
     session (their executed copies are there), else None."""
     return lambda names: EXECUTED if set(names) <= _nbval_done else None
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, nbval_executed) -> tuple[Path, dict]:
+    """Every numbered notebook executed at smoke scale, and the captions of the figures that run
+    saved (its registry): nbval's executed copies when `make test` ran the notebooks, else papermill
+    runs them here. One that fails still leaves its executed copy (nbval reports the failure)."""
+    import warnings
+
+    from papermill.exceptions import PapermillExecutionError
+
+    from helpers.pipeline.book import registry_captions
+    from helpers.pipeline.run import execute, numbered_notebooks
+
+    notebooks = numbered_notebooks()
+    reused = nbval_executed([nb.name for nb in notebooks])
+    if reused is not None:
+        return reused, registry_captions(Path(NOTEBOOK_CACHE["figures"]))
+    folder = tmp_path_factory.mktemp("executed")
+    failed, captions = [], {}
+    for nb in notebooks:
+        staging = folder.parent / "staging" / nb.stem
+        try:
+            execute(nb, {"scale": "smoke"}, folder / nb.name, staging)
+        except PapermillExecutionError as error:
+            failed.append(f"{nb.name} [{error.exec_count}]: {error.ename}")
+        captions.update(registry_captions(staging))
+    if failed:
+        warnings.warn(f"notebooks that failed: {'; '.join(failed)}")
+    return folder, captions
 
 
 @pytest.fixture(autouse=True)

@@ -20,14 +20,17 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
                    classifier_epochs: int = 0) -> Session:
     """Resolve the scale (``$MIA_SCALE`` overrides it), seed everything, set the plotting style.
 
-    Refuses, before any work, a parameter name papermill injected that the notebook does not
-    declare (``-p sed 1``), a seed that is not a non-negative int and a cache or figures folder
-    that cannot be written. ``classifier_epochs`` > 0 replaces the scale's classifier budget
+    Refuses, before any work, a notebook of one checkout run with the ``helpers`` of another (a
+    shared ``.venv``: :func:`helpers.core.paths.check_same_checkout`), a parameter name papermill
+    injected that the notebook does not declare (``-p sed 1``), a seed that is not a non-negative
+    int and a cache or figures folder that cannot be written. Warnings print without the machine's
+    paths (:mod:`helpers.core.display`). ``classifier_epochs`` > 0 replaces the scale's classifier budget
     (:func:`helpers.core.config.with_classifier_epochs`).
 
     Prints one line with what was chosen, so an executed notebook records how it was run.
     """
     import os
+    from pathlib import Path
 
     import matplotlib
     import seaborn as sns
@@ -35,9 +38,12 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
 
     from .core import paths
     from .core.config import SCALE_ENV_VAR, check_seed, get_scale, with_classifier_epochs
+    from .core.display import short_warnings
     from .core.repro import resolve_device, seed_everything
 
+    paths.check_same_checkout(Path.cwd())
     check_injected_parameters()
+    short_warnings()  # a warning printed in a notebook names no path of this machine
     seed = check_seed(seed)
     resolved = with_classifier_epochs(get_scale(scale), classifier_epochs)
     paths.check_writable(paths.cache_dir(), "cache folder", "MIA_CACHE_DIR")

@@ -60,8 +60,38 @@ def test_lpips_is_nan_with_one_warning_when_weights_are_absent(tmp_path, monkeyp
         warnings.simplefilter("always")
         first, second = metrics.lpips(x, x), metrics.lpips(x, x * 0.5)
     assert torch.isnan(first).all() and torch.isnan(second).all() and first.shape == (2,)
-    assert len([w for w in caught if "LPIPS" in str(w.message)]) == 1
+    said = [str(w.message) for w in caught if "LPIPS" in str(w.message)]
+    assert len(said) == 1
+    assert str(tmp_path) not in said[0] and "alexnet-" in said[0], "names the weights, not this machine's path"
     assert metrics._LPIPS_MODEL is None  # never built a network, so never ran with random weights
+
+
+def test_an_all_nan_metric_is_left_out_of_a_shown_table_with_one_note(capsys):
+    import pandas as pd
+
+    table = pd.DataFrame({"cut": ["pool1", "fc1"], "mse": [0.01, 0.05], "mse_low": [0.0, 0.04],
+                          "lpips": [float("nan")] * 2, "lpips_low": [float("nan")] * 2,
+                          "lpips_high": [float("nan")] * 2, "ssim": [0.9, float("nan")]})
+    shown = metrics.without_missing_metrics(table)
+    assert list(shown.columns) == ["cut", "mse", "mse_low", "ssim"], "a metric NaN in one row only stays"
+    assert capsys.readouterr().out == ("left out of this table, NaN in every row: lpips "
+                                       "(LPIPS needs ImageNet weights this machine lacks)\n")
+    assert "lpips" in table, "the table passed in is unchanged"
+    assert metrics.without_missing_metrics(shown) is shown and capsys.readouterr().out == ""
+
+
+def test_warnings_in_notebooks_print_without_the_machines_paths():
+    from helpers.core import display
+
+    line = display.short_format(UserWarning("LPIPS is reported as NaN"), UserWarning, "/root/x/helpers/m.py", 12,
+                                "warnings.warn(...)")
+    assert line == "UserWarning: LPIPS is reported as NaN\n"
+    before = warnings.formatwarning
+    try:
+        display.short_warnings()
+        assert warnings.formatwarning("m", RuntimeWarning, "/abs/f.py", 3) == "RuntimeWarning: m\n"
+    finally:
+        warnings.formatwarning = before
 
 
 def _pair(n=2):

@@ -1,10 +1,12 @@
-"""Structure of the committed notebooks: skeleton, one literal parameters cell, no stored outputs."""
+"""Structure of the committed notebooks: skeleton, one literal parameters cell, no stored outputs,
+and each opens in JupyterLab unchanged."""
 import ast
 
 import nbformat
 import papermill
 import pytest
 
+from helpers.core.notebook_file import stored_text
 from helpers.core.paths import NOTEBOOKS
 from helpers.pipeline.run import check_parameters, numbered_notebooks
 
@@ -73,3 +75,29 @@ def test_claims_runs_take_what_each_notebook_leaves_out_from_its_metadata(tmp_pa
     nbformat.write(nb, tmp_path / "00_quickstart.ipynb")
     with pytest.raises(ValueError, match="declares no parameter sed"):
         seed_parameters(tmp_path / "00_quickstart.ipynb", "quick", 1)
+
+
+STORED = ALL + sorted((NOTEBOOKS.parent / "student").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_stored_notebook_opens_clean_in_jupyterlab(path):
+    """JupyterLab reads a notebook through nbformat (v4, upgraded), writes the started kernel's
+    kernelspec and language_info into it, and autosave writes nbformat's text: a stored notebook
+    that is not already that text opens as modified (the tab's unsaved dot)."""
+    text = path.read_text(encoding="utf-8")
+    assert text == stored_text(nbformat.reads(text, as_version=4)), \
+        f"run `.venv/bin/python -m helpers.core.notebook_file {path.relative_to(NOTEBOOKS.parent)}`"
+
+
+def test_the_round_trip_check_can_fail():
+    """The notebooks as they were stored before: the default kernelspec name 'Python 3' and a bare
+    language_info, keys in the order they were written."""
+    nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"},
+                                            "kernelspec": {"display_name": "Python 3", "language": "python",
+                                                           "name": "python3"}})
+    nb.cells = [nbformat.v4.new_markdown_cell("# 00 x", id="a")]
+    before = nbformat.writes(nb) + "\n"
+    after = stored_text(nbformat.reads(before, as_version=4))
+    assert before != after and '"display_name": "Python 3 (ipykernel)"' in after and '"pygments_lexer"' in after
+    assert stored_text(nbformat.reads(after, as_version=4)) == after, "and once clean, it stays clean"

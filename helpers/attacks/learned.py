@@ -8,8 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
+from ..core.progress import progress
 from ..core.repro import resolve_device, seed_everything
 from ..models.decoder import Decoder
 
@@ -78,7 +78,7 @@ class InverseNetworkAttack:
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
         best, best_state, stale = math.inf, None, 0
         self.history = []
-        for epoch in tqdm(range(1, self.epochs + 1), desc="fit inverse network", unit="epoch", leave=False):
+        for epoch in progress(range(1, self.epochs + 1), desc="fit inverse network", unit="epoch", leave=False):
             self.decoder.train()
             perm = fit_idx[torch.randperm(len(fit_idx), generator=generator)]
             for start in range(0, len(perm), self.batch_size):

@@ -20,9 +20,9 @@ import copy
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..core.config import check_range, check_seed
+from ..core.progress import progress
 from ..core.repro import resolve_device
 from .priors import PriorConfig, TrainedPrior, trained_prior
 
@@ -69,7 +69,7 @@ class _PriorAttack:
         return copy.deepcopy(self.edge).eval().requires_grad_(False).to(self.device)
 
     def _batches(self, z: torch.Tensor, init: torch.Tensor | None):
-        for i in tqdm(range(0, len(z), self.batch_size), desc=f"{self.name} attack", leave=False):
+        for i in progress(range(0, len(z), self.batch_size), desc=f"{self.name} attack", leave=False):
             part = None if init is None else init[i:i + self.batch_size].to(self.device)
             yield z[i:i + self.batch_size].to(self.device), part
 

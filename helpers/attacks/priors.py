@@ -28,10 +28,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ..core import cache
 from ..core.config import Scale, check_choice, check_range, check_seed
+from ..core.progress import progress
 from ..core.repro import resolve_device, seed_everything
 
 PRIOR_KINDS = ("vae", "ddpm")
@@ -284,7 +284,7 @@ class DDPM(nn.Module):
                 guide: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """Denoise ``x_t`` (at step ``t_start``) down to images in [0, 1]. ``guide(x_t, x̂0)``, where
         x̂0 depends differentiably on x_t, returns a correction subtracted from every x_{t−1}."""
-        for t in tqdm(reversed(range(t_start)), total=t_start, desc="reverse diffusion", leave=False):
+        for t in progress(reversed(range(t_start)), total=t_start, desc="reverse diffusion", leave=False):
             with torch.enable_grad() if guide is not None else torch.no_grad():
                 x_in = x_t.detach().requires_grad_(guide is not None)
                 x0 = self.predict_x0(x_in, t, self.eps(x_in, t))
@@ -306,7 +306,7 @@ def _fit(model: nn.Module, x: torch.Tensor, config: PriorConfig, seed: int, devi
     generator = seed_everything(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     history = []
-    for _ in tqdm(range(config.epochs), desc=f"train {config.kind} prior", unit="epoch", leave=False):
+    for _ in progress(range(config.epochs), desc=f"train {config.kind} prior", unit="epoch", leave=False):
         model.train()
         order, total = torch.randperm(len(x), generator=generator), 0.0
         for start in range(0, len(order), config.batch_size):

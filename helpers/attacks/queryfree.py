@@ -7,9 +7,9 @@ import copy
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ..core.inference import edge_features
+from ..core.progress import progress
 from ..core.repro import resolve_device, seed_everything
 from .learned import InverseNetworkAttack, _channels_last
 
@@ -50,7 +50,7 @@ class QueryFreeShadowAttack:
         # a frozen channels_last copy of the cloud: the deployed cloud is left as it is
         cloud = _channels_last(copy.deepcopy(self.cloud).eval().requires_grad_(False))
         optimizer = torch.optim.Adam(shadow.parameters(), lr=self.lr)
-        for _ in tqdm(range(self.shadow_epochs), desc="train shadow edge", leave=False):
+        for _ in progress(range(self.shadow_epochs), desc="train shadow edge", leave=False):
             shadow.train()
             order = torch.randperm(len(x_aux), generator=generator)
             for start in range(0, len(order), self.batch_size):

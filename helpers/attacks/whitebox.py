@@ -6,8 +6,8 @@ import copy
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from ..core.progress import progress
 from ..core.repro import resolve_device
 from .learned import InverseNetworkAttack, _channels_last
 
@@ -69,7 +69,7 @@ class WhiteBoxOptimizationAttack:
         # features computed elsewhere do not depend on whether this attack ran first
         edge = _channels_last(copy.deepcopy(self.edge).eval())
         parts = [self._optimise(edge, z[i:i + self.batch_size], init[i:i + self.batch_size])
-                 for i in tqdm(range(0, len(z), self.batch_size), desc="white-box attack", leave=False)]
+                 for i in progress(range(0, len(z), self.batch_size), desc="white-box attack", leave=False)]
         return torch.cat(parts)
 
 

@@ -16,13 +16,14 @@ TMP_SUFFIX = ".tmp"   # temporary files are ``.<name>.<random>.tmp`` beside thei
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write through ``write(handle)`` into a temporary file in ``path``'s folder (created if
-    needed), flush it to disk, then rename it over ``path``; returns ``path``."""
+    needed), flush it to disk, then rename it over ``path``; returns ``path``. Text is UTF-8,
+    whatever the locale."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; give them the usual mode
     try:
-        with os.fdopen(fd, mode) as handle:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

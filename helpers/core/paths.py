@@ -19,6 +19,16 @@ FIGURES_ENV_VAR = "MIA_FIGURES_DIR"
 UNPUBLISHED_FIGURES = BUILD / "figures"
 
 
+def shown(path: Path) -> str:
+    """``path`` as a reader should see it: relative to the project when it lies inside it (an
+    executed notebook, and the book, carry no path of the machine that ran them), else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def cache_dir() -> Path:
     """Where expensive results are cached; ``$MIA_CACHE_DIR`` overrides ``data/cache``."""
     return Path(os.environ.get("MIA_CACHE_DIR", DATA / "cache"))
@@ -48,3 +58,25 @@ def check_writable(folder: Path, what: str, env_var: str) -> Path:
         raise PermissionError(f"the {what} {folder} is not writable ({type(error).__name__}: {error}); "
                               f"make it writable or set ${env_var} to a writable folder") from error
     return folder
+
+
+def checkout_of(folder: Path) -> Path | None:
+    """The checkout of this project that ``folder`` lies in (the nearest folder at or above it that
+    holds ``helpers/__init__.py`` and ``notebooks/``), or None."""
+    folder = Path(folder).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / "helpers" / "__init__.py").is_file() and (candidate / "notebooks").is_dir():
+            return candidate
+    return None
+
+
+def check_same_checkout(folder: Path) -> None:
+    """Refuse to run a notebook of one checkout with the ``helpers`` of another: that happens when a
+    second checkout uses the first one's ``.venv`` (its editable install points at the first), and
+    every cache and figure would then land in the first checkout's folders."""
+    checkout = checkout_of(folder)
+    if checkout is not None and checkout != ROOT:
+        raise RuntimeError(
+            f"this notebook runs in the checkout {checkout}, but `import helpers` found the package of "
+            f"another checkout, {ROOT}: its .venv is shared. Run `make env` in {checkout} (a .venv of "
+            f"its own), or start Jupyter with PYTHONPATH={checkout}")

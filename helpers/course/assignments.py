@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..core.notebook_file import stored_text
 from ..core.paths import ROOT
 from . import grader
 from .exercises import exercises, is_autograder, solution_notebooks, strip_hidden_tests, strip_solution
@@ -90,8 +91,7 @@ def student_version(nb, stem: str):
 
 def render(path: Path) -> str:
     """The student notebook for ``path``, as the exact text written to ``student/``."""
-    nb = student_version(nbformat.read(path, as_version=4), path.stem)
-    return nbformat.writes(nb) + "\n"
+    return stored_text(student_version(nbformat.read(path, as_version=4), path.stem))
 
 
 def stale(target: Path = STUDENT) -> list[str]:

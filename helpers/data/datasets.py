@@ -261,7 +261,7 @@ def _torchvision_download(name: str) -> None:
 
 
 def _unavailable(name: str, root) -> DatasetUnavailable:
-    looked = ", ".join(str(f) for f in _candidate_folders(name, root))
+    looked = ", ".join(paths.shown(f) for f in _candidate_folders(name, root))
     return DatasetUnavailable(f"dataset {name!r} was not found (looked in: {looked}). "
                               f"To get it: {DATASETS[name][1]}.")
 

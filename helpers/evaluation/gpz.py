@@ -13,10 +13,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ..core import cache
 from ..core.config import check_list, check_range, check_seed
+from ..core.progress import progress
 from ..core.repro import module_device
 from ..core.stats import summarize
 from ..data import Splits
@@ -70,7 +70,7 @@ def attack_profile(trained: TrainedClassifier, splits: Splits, budget: SuiteBudg
     cuts = check_cuts(trained.model, cuts)
     tables = [run_suite(trained, splits, cut, knowledge=AttackerKnowledge(), budget=budget,
                         attacks=["inverse_network", "class_mean"], seed=seed, device=device, score_labels=False)[0]
-              for cut in tqdm(cuts, desc=f"attack {trained.config.arch}", leave=False)]
+              for cut in progress(cuts, desc=f"attack {trained.config.arch}", leave=False)]
     per_image = pd.concat(tables, ignore_index=True)
     summary = summarize(per_image, ["cut", "attack"], ["mse", "ssim"])
     attack = summary[summary.attack == "inverse_network"].drop(columns="attack").reset_index(drop=True)
@@ -98,7 +98,7 @@ def radius_dynamics(arms: dict, x_stats: torch.Tensor, cuts) -> pd.DataFrame:
     cuts = check_list("cuts", cuts) if cuts is not None else None  # names are checked per model
     digest = cache.tensor_digest(x_stats)
     frames = []
-    for (alpha, seed), trained in tqdm(arms.items(), desc="R_c² per epoch", leave=False):
+    for (alpha, seed), trained in progress(arms.items(), desc="R_c² per epoch", leave=False):
         def compute():
             rows = []
             for epoch, record in enumerate(trained.history, start=1):

@@ -106,9 +106,10 @@ def lpips(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     _check_pair(x, y)
     if not lpips_available():
         if not _LPIPS_WARNED:
-            warnings.warn(f"LPIPS is reported as NaN: the ImageNet AlexNet weights are not at "
-                          f"{lpips_weights_path()} (no download offline). Copy them there to enable it.",
-                          stacklevel=2)
+            warnings.warn(f"LPIPS is reported as NaN: torchvision's ImageNet AlexNet weights "
+                          f"({lpips_weights_path().name}) are not in torch's hub cache (no download offline); "
+                          "copy them into the folder helpers.evaluation.metrics.lpips_weights_path() names "
+                          "to enable it.", stacklevel=2)
             _LPIPS_WARNED = True
         return torch.full((x.shape[0],), float("nan"), dtype=torch.float64)
     model = _lpips_model()
@@ -126,6 +127,18 @@ def lpips(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 METRICS = {"mse": mse, "psnr": psnr, "ssim": ssim, "lpips": lpips}
+
+
+def without_missing_metrics(table):
+    """``table`` without the metric columns (with their ``_low``/``_high`` intervals) that are NaN
+    in every row, with one printed line naming them: an LPIPS column without its weights says
+    nothing. Other columns, and the table passed in, are left as they are."""
+    missing = [name for name in METRICS if name in table and table[name].isna().all()]
+    if not missing:
+        return table
+    print(f"left out of this table, NaN in every row: {', '.join(missing)}"
+          + (" (LPIPS needs ImageNet weights this machine lacks)" if "lpips" in missing else ""))
+    return table.drop(columns=[c for name in missing for c in (name, f"{name}_low", f"{name}_high") if c in table])
 
 
 def all_metrics(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -4,11 +4,16 @@ Sphinx with MyST-NB (execution off) and the Sphinx Book Theme turn ``book/`` (co
 glossary) and the executed copies that ``make figures`` left in ``build/executed/`` into
 ``build/book/html/``. Nothing is re-executed. MathJax 2 ships inside the book (the files of the
 ``jupyter-server-mathjax`` package), so equations render offline and nothing loads from a CDN.
+Each figure a notebook saves is followed by its caption from the figure registry
+(``figures/MANIFEST.yaml``, or what a run outside ``make figures`` left beside its figures), and
+:func:`figure_shortfall` is the check that a page shows every one of them.
 Run ``python -m helpers.pipeline.book --help``.
 """
 from __future__ import annotations
 
 import argparse
+import html
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +25,7 @@ from ..core import paths
 BOOK = paths.ROOT / "book"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 CLAIMS_TABLE = "claims_table.md"  # written into the source folder, included by book/claims.md
+CLAIMS_FIGURE = "08_claims.png"   # the published forest plot of the claims, shown on the index
 
 
 def mathjax_dir() -> Path:
@@ -38,6 +44,59 @@ def without_widgets(nb):
     return nb
 
 
+def caption_markdown(fig_id: str, caption: str) -> str:
+    """The line shown under a figure: its registry id (its files in ``figures/``) and its caption,
+    with Markdown's markup characters escaped so the caption reads as written."""
+    return f"*Figure* `{fig_id}`: " + re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", caption)
+
+
+def with_captions(nb, captions: dict):
+    """After each code cell that saves figures, a Markdown cell with their captions, in the order of
+    ``captions`` (the registry's ids; an f-string id of a loop matches several)."""
+    import nbformat
+
+    from .manifest import save_id_patterns_in
+
+    cells = []
+    for cell in nb.cells:
+        cells.append(cell)
+        if cell.cell_type != "code":
+            continue
+        patterns = save_id_patterns_in(cell.source)
+        ids = [fig_id for fig_id in captions if any(p.match(fig_id) for p in patterns)]
+        if ids:
+            cells.append(nbformat.v4.new_markdown_cell("\n\n".join(caption_markdown(i, captions[i]) for i in ids)))
+    nb.cells = cells
+    return nb
+
+
+def registry_captions(figures: Path | None = None) -> dict:
+    """``{figure id: caption}`` of the published registry (default ``figures/``), or, when ``figures``
+    is a run's own figures folder, of the entries that run left beside its figures."""
+    from . import manifest
+
+    folder = Path(figures) if figures is not None else paths.FIGURES
+    entries = manifest.load(folder) if manifest.manifest_path(folder).exists() else manifest.staged(folder)
+    return {fig_id: entry["caption"] for fig_id, entry in entries.items()}
+
+
+def page_text(page_html: str) -> str:
+    """A page as a reader reads it: tags dropped (inline markup adds no space), entities decoded,
+    spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", page_html)).split())
+
+
+def figure_shortfall(page_html: str, captions: dict) -> list[str]:
+    """What a notebook's page lacks of the figures it saved (``captions``: its ids and captions):
+    fewer output images than figures, or a figure whose id and caption are not shown. Empty when
+    the page has them all; a page with no image fails whenever the notebook saved one."""
+    shown = len(re.findall(r'<img[^>]+src="_images/', page_html))
+    problems = [f"{shown} images for {len(captions)} saved figures"] if shown < len(captions) else []
+    text = page_text(page_html)
+    return problems + [f"{fig_id}: no caption" for fig_id, caption in captions.items()
+                       if f"{fig_id}: {' '.join(caption.split())}" not in text]
+
+
 def claims_table() -> str:
     """Every claim in full (the page "How a claim is judged"), from the published claim rows."""
     from .. import claims
@@ -46,34 +105,41 @@ def claims_table() -> str:
     return claims.markdown_table(publish.published_table())
 
 
-def stage(executed: Path, src: Path) -> list[str]:
+def stage(executed: Path, src: Path, captions: dict | None = None, names: list[str] | None = None) -> list[str]:
     """Lay out the Sphinx source folder: book/, README.md (the index includes its short claims
-    table, the page "Running" its timings), the full claims table, the executed notebooks and
-    MathJax. Returns the notebook names."""
+    table, the page "Running" its timings), the published claims figure, the full claims table, the executed notebooks (``names``,
+    default every numbered one) with their figures' ``captions`` (default: the published
+    registry's) and MathJax. Returns the notebook names."""
     import nbformat
 
     from .run import numbered_notebooks
 
-    names = [nb.name for nb in numbered_notebooks()]
+    captions = registry_captions() if captions is None else captions
+    names = names or [nb.name for nb in numbered_notebooks()]
     missing = [name for name in names if not (executed / name).exists()]
     if missing:
         raise SystemExit(f"no executed copy of {', '.join(missing)} in {executed}: run `make figures` first")
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(BOOK, src, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(paths.ROOT / "README.md", src / "README.md")
+    shutil.copyfile(paths.FIGURES / CLAIMS_FIGURE, src / CLAIMS_FIGURE)   # the index shows the claims
     (src / CLAIMS_TABLE).write_text(claims_table() + "\n")
     for name in names:
-        nbformat.write(without_widgets(nbformat.read(executed / name, as_version=4)), src / name)
+        notebook = without_widgets(nbformat.read(executed / name, as_version=4))
+        nbformat.write(with_captions(notebook, {k: v for k, v in captions.items() if k[:2] == name[:2]}), src / name)
     shutil.copytree(mathjax_dir(), src / "_mathjax" / "mathjax", ignore=shutil.ignore_patterns("*.py*"))
     return names
 
 
-def build(executed: Path | None = None, out: Path | None = None) -> Path:
-    """Build the book from ``executed`` (default build/executed) into ``out`` (default build/book);
-    returns the path of ``index.html``. Sphinx warnings (a broken reference, a missing image) fail."""
+def build(executed: Path | None = None, out: Path | None = None, captions: dict | None = None,
+          names: list[str] | None = None) -> Path:
+    """Build the book from ``executed`` (default build/executed) into ``out`` (default build/book),
+    figures captioned from ``captions`` (default the published registry), the chapters ``names``
+    (default every numbered notebook); returns the path of ``index.html``. Sphinx warnings (a
+    broken reference, a missing image) fail."""
     executed = Path(executed or paths.BUILD / "executed")
     out = Path(out or paths.BUILD / "book")
-    stage(executed, out / "src")
+    stage(executed, out / "src", captions, names)
     html = out / "html"
     shutil.rmtree(html, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going",

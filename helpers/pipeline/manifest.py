@@ -105,12 +105,24 @@ def figure_ids_on_disk(folder: Path | None = None) -> set[str]:
     return {p.stem for p in folder.iterdir() if p.suffix in FIGURE_SUFFIXES}
 
 
+def staged(folder: Path) -> dict:
+    """The registry entries a run left beside its figures in ``folder`` (a run outside ``make
+    figures``, e.g. ``make test``'s notebooks): ``{id: {"caption": ..., "claim": ...}}``."""
+    return {meta.name[: -len(META_SUFFIX)]: json.loads(meta.read_text())
+            for meta in sorted(Path(folder).glob(f"*{META_SUFFIX}"))}
+
+
 def save_id_patterns(notebook: Path) -> list[re.Pattern]:
     """The figure ids a notebook's ``save`` calls can produce, as regexes (f-string fields match
     any lower-case name)."""
     import nbformat
 
     source = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code")
+    return save_id_patterns_in(source)
+
+
+def save_id_patterns_in(source: str) -> list[re.Pattern]:
+    """The figure ids the ``save`` calls of ``source`` (code) can produce, as regexes."""
     patterns = []
     for is_f, template in _SAVE_ID.findall(source):
         parts = re.split(r"\{[^}]*\}", template) if is_f else [template]

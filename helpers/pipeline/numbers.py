@@ -247,8 +247,12 @@ def draft(path: Path, folder: Path | None = None) -> dict:
 
 def bind(path: Path, bindings: list[dict], cell: int | None = None) -> list[str]:
     """Store ``bindings`` on Markdown cell ``cell`` (default: the summary) and return the check's
-    problems (the notebook is rewritten in the project's JSON layout only when there are none)."""
+    problems (the notebook is rewritten, as JupyterLab would save it, only when there are none)."""
     import json
+
+    import nbformat
+
+    from ..core.notebook_file import write_notebook
 
     path = Path(path)
     notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -264,7 +268,7 @@ def bind(path: Path, bindings: list[dict], cell: int | None = None) -> list[str]
     found = problems("".join(chosen[0]["source"]), bindings)
     if not found:
         chosen[0].setdefault("metadata", {}).setdefault("companion", {})["numbers"] = bindings
-        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_notebook(path, nbformat.from_dict(notebook))
     return found
 
 

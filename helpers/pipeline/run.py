@@ -23,7 +23,8 @@ from .. import claims
 from ..core import cache, paths
 from ..core.config import SCALE_ENV_VAR, SCALES, check_choice
 from ..core.io import atomic_write_bytes
-from ..core.kernels import quiet_kernels
+from ..core.kernels import prepare_kernels
+from ..core.notebook_file import write_notebook
 from . import manifest, publish, timings
 
 
@@ -57,7 +58,7 @@ def execute(notebook: Path, parameters: dict, executed: Path, staging: Path) -> 
     """Run one notebook with papermill, its figures staged in ``staging``; returns seconds."""
     import papermill
 
-    quiet_kernels()
+    prepare_kernels()
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     executed.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,7 @@ def store_checked_outputs(notebook: Path) -> int:
     import nbformat
     import papermill
 
-    quiet_kernels()
+    prepare_kernels()
     refreshed = paths.BUILD / "refresh" / notebook.name
     refreshed.parent.mkdir(parents=True, exist_ok=True)
     os.environ[SCALE_ENV_VAR] = "smoke"
@@ -157,7 +158,7 @@ def store_checked_outputs(notebook: Path) -> int:
         cell.outputs = [o for o in done.outputs if o.get("name") != "stderr"] if checked else []
         cell.execution_count = 1 if checked else None
         stored += checked
-    nbformat.write(source, notebook)
+    write_notebook(notebook, source)
     return stored
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..core import cache
+from ..core.progress import progress
 from ..core.repro import seed_everything
 
 
@@ -63,7 +63,7 @@ def mine_estimate(x: torch.Tensor, z: torch.Tensor, hidden: int = 128, epochs: i
     critic = _Critic(x.shape[1] + z.shape[1], hidden).to(device)
     optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
     moving, history = None, []
-    for _ in tqdm(range(epochs), desc="MINE", leave=False):
+    for _ in progress(range(epochs), desc="MINE", leave=False):
         perm = train[torch.randperm(len(train), generator=generator)]
         values = []
         for start in range(0, len(perm) - 1, batch_size):

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..core import cache
 from ..core.config import Scale, check_choice, check_range
 from ..core.inference import predict
+from ..core.progress import progress
 from ..core.repro import resolve_device, seed_everything
 from ..data import DATASETS, Split, Splits, fit_sizes
 from ..defenses import Defense, ObservedEdge, from_config
@@ -202,9 +202,9 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
     evaluated = observed_classifier(model, defense, config.cut)
     alpha = config.target_smoothing
     history, states = [], []
-    progress = tqdm(range(1, config.epochs + 1), desc=f"train {config.arch} on {config.dataset}",
-                    unit="epoch", leave=False)
-    for epoch in progress:
+    bar = progress(range(1, config.epochs + 1), desc=f"train {config.arch} on {config.dataset}",
+                   unit="epoch", leave=False)
+    for epoch in bar:
         defense.before_epoch(edge, x, y, epoch, config.epochs)
         model.train()
         order = torch.randperm(len(y), generator=generator)
@@ -228,7 +228,7 @@ def _fit(config: TrainConfig, splits: Splits, device: torch.device) -> dict:
         if config.n_val:
             row["val_acc"] = accuracy(evaluated, x_val, y_val)
         history.append(row)
-        progress.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+        bar.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
         if config.keep_epoch_states:
             states.append({k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()})
     payload = {"state_dict": {k: v.cpu().contiguous() for k, v in model.state_dict().items()}, "history": history,
