@@ -6,8 +6,10 @@ The solution notebooks in ``notebooks/`` mark their exercises with nbgrader's sy
   the marked lines become ``raise NotImplementedError(...)`` at the same indentation, keeping the
   comment lines that start with ``# Hint:``;
 * an *autograder cell* (nbgrader metadata ``grade: true``) compares the student's function with
-  reference values (closed forms, hand-computed cases); lines between ``### BEGIN HIDDEN TESTS``
-  and ``### END HIDDEN TESTS`` are kept for grading and removed from the student copy.
+  reference values (closed forms, hand-computed cases): the student's own check in the notebook,
+  and nbgrader's; lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed
+  from the student copy. Our grader (:mod:`helpers.course.grader`) runs neither: it compares the
+  student's function with the solution cell's on inputs drawn for each run, values only.
 
 A student copy also drops the solution notebook's ``*Solution notebook:*`` paragraphs, explains its
 setup line, and defaults to ``scale = "smoke"`` (a classroom runs every notebook in under a minute).
@@ -124,11 +126,17 @@ def main(argv=None) -> int:
     parser.add_argument("--grade", nargs="+", type=Path, metavar="HAND-IN",
                         help="grade hand-ins: one line per exercise and a total per hand-in; exit status 1 "
                              "when a hand-in could not be graded at all (lost points are not failures)")
-    parser.add_argument("--timeout", type=float, default=grader.DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help="time limit of one grading process (default %(default)g s)")
+    parser.add_argument("--timeout", default=grader.DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="time limit of one grading sandbox, positive and finite (default %(default)g s)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap: the hand-ins' code runs with your permissions (every line says so)")
     args = parser.parse_args(argv)
     if args.grade:
-        reports = grader.grade_all(args.grade, args.timeout)
+        try:
+            reports = grader.grade_all(args.grade, args.timeout, unsafe=args.no_sandbox)
+        except (ValueError, grader.sandbox.SandboxUnavailable) as error:
+            print(f"not grading: {error}", file=sys.stderr)
+            return 2
         failed = [r for r in reports if r.error is not None]
         print(f"graded {len(reports) - len(failed)} of {len(reports)} hand-ins"
               + (f"; not graded: {', '.join(str(r.path) for r in failed)}" if failed else ""), file=sys.stderr)

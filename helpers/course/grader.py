@@ -1,45 +1,54 @@
-"""Grade students' hand-ins with the reference autograder cells (``python -m helpers.course.assignments --grade``).
+"""Grade students' hand-ins (``python -m helpers.course.assignments --grade``): the student's code never
+judges itself.
 
-Each hand-in is graded in its own Python process, with a time limit, whose working directory,
-``HOME`` and ``TMPDIR`` are a fresh temporary folder that is removed afterwards. Exercises are found
-by their nbgrader grade id (cell metadata ``nbgrader.grade_id``), not by position. Each exercise runs
-in a fresh namespace: the hand-in's solution cell, then the reference autograder cell (hidden tests
-included), and nothing else of the notebook.
+For each exercise (found by its nbgrader grade id, not by position) the grader draws fresh inputs
+(:mod:`.cases`), computes the reference values with the solution notebook's cell in its own process,
+and sends the hand-in's solution cell and the inputs into a sandbox (:mod:`.sandbox`: bubblewrap,
+no network, no repository, no other hand-in, limits). There :mod:`.worker` runs the cell in a fresh
+namespace, calls the function and returns only its values, as plain JSON; the comparison happens
+here, on exact types, within each exercise's tolerance. Solutions, hidden tests and other
+hand-ins never enter the sandbox; the score message carries no text of the student's code beyond
+its own exception's type and a bounded message.
 
 A hand-in's own failures cost it the exercise where they happen and nothing more: an exception,
-a syntax error, ``sys.exit``, a missing exercise cell; ``os._exit`` or a crash, and running past the
-time limit, end the process, so the exercises after that one are graded in a new process.
-A hand-in that cannot be graded at all (not a notebook, or matching no solution notebook) gets a
-``NOT GRADED`` line, and the batch goes on.
-
-This is not a security sandbox: the students' code runs with the instructor's permissions.
+a syntax error, ``sys.exit``, a missing exercise cell or function; ``os._exit`` or a crash, and
+running past the time limit, end the sandbox, so the exercises after that one are graded in a new
+one. A hand-in that cannot be graded at all (not a notebook, or matching no solution notebook) gets
+a ``NOT GRADED`` line, and the batch goes on. Without bubblewrap the grader refuses to run;
+``--no-sandbox`` runs the worker unconfined, and says so on every line.
 """
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.paths import ROOT
+from . import sandbox, worker
+from .judge import difference, failure_message
+from .cases import CASES
 from .exercises import exercises, solution_notebooks
 
 DEFAULT_TIMEOUT = 60.0   # seconds one grading process may run
 MESSAGE_CHARS = 300      # longer messages are cut
+UNSAFE = "UNSAFE: graded without a sandbox (--no-sandbox)"
 
 
 @dataclass(frozen=True)
 class Task:
-    """One exercise to grade: the hand-in's solution cell and the reference autograder cell."""
+    """One exercise to grade: the hand-in's solution cell, the inputs (encoded) and the reference
+    values (encoded) it must reproduce."""
 
     exercise: str     # the solution cell's grade id
     solution: str
-    check: str
     points: float
+    cases: tuple = ()
+    expected: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -59,19 +68,20 @@ class Report:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
 
-    def lines(self) -> list[str]:
+    def lines(self, unsafe: bool = False) -> list[str]:
+        warning = f"\t{UNSAFE}" if unsafe else ""
         if self.error is not None:
-            return [f"{self.path}\tNOT GRADED\t-\t{self.error}"]
+            return [f"{self.path}\tNOT GRADED\t-\t{self.error}{warning}"]
         total = sum(s.points for s in self.scores)
         most = sum(s.max_points for s in self.scores)
-        return ([f"{self.path}\t{s.exercise}\t{s.points:g}/{s.max_points:g}\t{s.message}" for s in self.scores]
-                + [f"{self.path}\ttotal\t{total:g}/{most:g}\t{'; '.join(self.notes) or 'graded'}"])
+        return ([f"{self.path}\t{s.exercise}\t{s.points:g}/{s.max_points:g}\t{s.message}{warning}" for s in self.scores]
+                + [f"{self.path}\ttotal\t{total:g}/{most:g}\t{'; '.join(self.notes) or 'graded'}{warning}"])
 
 
 # --- reading hand-ins (tolerant: any JSON may arrive) ---------------------------------------------
 
 def one_line(text: str) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
     return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
 
 
@@ -115,7 +125,7 @@ def code_cells_by_id(cells: list[dict]) -> dict[str, list[str]]:
 class Reference:
     name: str            # file name in notebooks/
     cell_count: int      # the same in its student copy
-    tasks: tuple         # (exercise, check, points) per exercise
+    tasks: tuple         # (exercise, reference solution cell, points) per exercise
 
 
 def load_references() -> dict[str, Reference]:
@@ -124,7 +134,7 @@ def load_references() -> dict[str, Reference]:
     references = {}
     for path in solution_notebooks():
         nb = nbformat.read(path, as_version=4)
-        tasks = tuple((e.name, nb.cells[e.autograder].source,
+        tasks = tuple((e.name, nb.cells[e.solution].source,
                        float(nb.cells[e.autograder].metadata["nbgrader"].get("points", 1))) for e in exercises(nb))
         references[path.name] = Reference(path.name, len(nb.cells), tasks)
     return references
@@ -144,61 +154,81 @@ def match_reference(path: Path, ids: set, references: dict[str, Reference]) -> t
     return references[name], notes
 
 
-def tasks_for(cells: list[dict], reference: Reference) -> tuple[list[Task], list[Score], list[str]]:
-    """The tasks to run, the scores of missing exercises, and notes on the hand-in's cells."""
+def tasks_for(cells: list[dict], reference: Reference, rng) -> tuple[list[Task], list[Score], list[str]]:
+    """The tasks to run (inputs drawn with ``rng``, reference values computed here), the scores of
+    missing exercises, and notes on the hand-in's cells."""
     by_id = code_cells_by_id(cells)
     tasks, missing, notes = [], [], []
-    for exercise, check, points in reference.tasks:
+    for exercise, solution, points in reference.tasks:
         sources = by_id.get(exercise, [])
         if not sources:
             missing.append(Score(exercise, 0.0, points, f"missing: no code cell has grade id {exercise}"))
             continue
         if len(sources) > 1:
             notes.append(f"{len(sources)} cells have grade id {exercise}: graded the last one")
-        tasks.append(Task(exercise, sources[-1], check, points))
+        cases, expected = reference_values(exercise, solution, rng)
+        tasks.append(Task(exercise, sources[-1], points, cases, expected))
     extra = len(cells) - reference.cell_count
     if extra > 0:
         notes.append(f"{extra} cell{'s' * (extra > 1)} more than the student copy (only exercise cells run)")
     return tasks, missing, notes
 
 
-# --- running the tasks in a separate process ------------------------------------------------------
+def reference_values(exercise: str, solution: str, rng) -> tuple[tuple, tuple]:
+    """Fresh inputs for ``exercise`` and the values the solution notebook's cell gives on them,
+    both encoded as they cross the sandbox's boundary."""
+    spec = CASES[exercise]
+    namespace = {"__name__": "__main__"}
+    exec(compile(solution, f"<reference {exercise}>", "exec"), namespace)
+    cases = tuple(tuple(worker.encode(arg) for arg in case) for case in spec.draw(rng))
+    expected = tuple(worker.encode(namespace[spec.function](*[worker.decode(a) for a in case])) for case in cases)
+    return cases, expected
 
-def child_environment(work: Path) -> dict:
-    """The grading process's environment: its home and temporary files in ``work``, this repository's helpers."""
-    env = dict(os.environ)
-    env.update(HOME=str(work), TMPDIR=str(work), TMP=str(work), TEMP=str(work), MPLBACKEND="agg",
-               MIA_CACHE_DIR=str(work / "cache"), MIA_FIGURES_DIR=str(work / "figures"),
-               PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
-    return env
 
+# --- running the tasks in the sandbox, judging their values here ----------------------------------
 
-def run_process(tasks: list[Task], timeout: float) -> tuple[list[Score], str]:
-    """Run ``tasks`` in one process; return the scores it reported and, if it stopped early, why."""
+def run_process(tasks: list[Task], timeout: float, unsafe: bool = False) -> tuple[list[dict], str]:
+    """Run ``tasks`` in one sandbox; return the results it wrote (one per task, in order, as far as
+    it got) and, if it stopped early, why."""
+    payload = json.dumps([{"exercise": t.exercise, "solution": t.solution, "function": CASES[t.exercise].function,
+                           "cases": t.cases} for t in tasks])
     with tempfile.TemporaryDirectory(prefix="mia-grade-") as folder:
-        base = Path(folder)
-        work, task_file, result_file = base / "work", base / "tasks.json", base / "results.jsonl"
-        work.mkdir()
-        task_file.write_text(json.dumps([asdict(t) for t in tasks]), encoding="utf-8")
-        with open(base / "output.txt", "wb") as output:
-            process = subprocess.Popen([sys.executable, "-m", "helpers.course.grader", str(task_file), str(result_file)],
-                                       cwd=work, env=child_environment(work), stdin=subprocess.DEVNULL,
-                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        values = Path(folder) / "values.jsonl"
+        environment = {**sandbox.ENVIRONMENT, "HOME": folder, "TMPDIR": folder} if unsafe else {}
+        with open(values, "wb") as output:
+            process = subprocess.Popen(sandbox.unsafe_command() if unsafe else sandbox.command(), cwd=folder,
+                                       env=environment, stdin=subprocess.PIPE, stdout=output,
+                                       stderr=subprocess.DEVNULL, start_new_session=True,
+                                       preexec_fn=sandbox.limits(timeout))
             try:
-                status, why = process.wait(timeout=timeout), ""
+                process.communicate(payload.encode("utf-8"), timeout=timeout)
+                status, why = process.returncode, ""
             except subprocess.TimeoutExpired:
                 status, why = None, f"timed out: the grading process ran past {timeout:g} s during this exercise"
             finally:
                 kill_group(process)
-        lines = result_file.read_text(encoding="utf-8").splitlines() if result_file.exists() else []
-    scores = [Score(**json.loads(line)) for line in lines]
-    if status is not None and len(scores) < len(tasks):
+        results = read_results(values.read_bytes(), tasks)
+    if status is not None and len(results) < len(tasks):
         why = f"the grading process ended (exit status {status}) during this exercise: os._exit() or a crash?"
-    return scores, why
+    return results, why
+
+
+def read_results(data: bytes, tasks: list[Task]) -> list[dict]:
+    """The worker's lines, in task order, up to the first that is not the next task's result."""
+    results = []
+    for line, task in zip(data.decode("utf-8", "replace").splitlines(), tasks):
+        try:
+            result = json.loads(line)
+        except ValueError:
+            break
+        if not isinstance(result, dict) or result.get("exercise") != task.exercise:
+            break
+        results.append(result)
+    return results
 
 
 def kill_group(process: subprocess.Popen) -> None:
-    """End the grading process and anything it started."""
+    """End the sandbox and anything it started."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -206,22 +236,47 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def run_tasks(tasks: list[Task], timeout: float) -> list[Score]:
-    """Scores of all tasks; after a process ends early, the next exercises get a new process."""
+def score(task: Task, result: dict) -> Score:
+    """The points of one exercise from what the worker returned: values compared with the
+    reference's here, or the stage at which the hand-in's code failed."""
+    function = CASES[task.exercise].function
+    why = failure_message(result, function) if "error" in result else None
+    if why is None:
+        outputs = result.get("outputs")
+        if not isinstance(outputs, list) or len(outputs) != len(task.expected):
+            why = "the grading process returned no values"
+        else:
+            spec = CASES[task.exercise]
+            for i, (want, got) in enumerate(zip(task.expected, outputs), 1):
+                wrong = difference(want, got, spec.rtol, spec.atol)
+                if wrong:
+                    why = f"{function} is wrong on case {i} of {len(outputs)}: {wrong}"
+                    break
+    if why is None:
+        return Score(task.exercise, task.points, task.points, "passed")
+    return Score(task.exercise, 0.0, task.points, one_line(why))
+
+
+def run_tasks(tasks: list[Task], timeout: float, unsafe: bool = False) -> list[Score]:
+    """Scores of all tasks; after a sandbox ends early, the next exercises get a new one."""
     scores, pending = [], list(tasks)
     while pending:
-        done, why = run_process(pending, timeout)
-        scores += done
-        if len(done) == len(pending):
+        results, why = run_process(pending, timeout, unsafe)
+        scores += [score(task, result) for task, result in zip(pending, results)]
+        if len(results) == len(pending):
             break
-        culprit = pending[len(done)]
+        culprit = pending[len(results)]
         scores.append(Score(culprit.exercise, 0.0, culprit.points, why))
-        pending = pending[len(done) + 1:]
+        pending = pending[len(results) + 1:]
     return scores
 
 
-def grade_hand_in(path: Path, references: dict[str, Reference], timeout: float = DEFAULT_TIMEOUT) -> Report:
-    """Grade one hand-in; every problem of the hand-in ends up in the report, none is raised."""
+def grade_hand_in(path: Path, references: dict[str, Reference], timeout: float = DEFAULT_TIMEOUT,
+                  unsafe: bool = False) -> Report:
+    """Grade one hand-in on inputs drawn for it alone; every problem of the hand-in ends up in the
+    report, none is raised."""
+    import numpy as np
+
     report = Report(Path(path))
     try:
         cells = read_cells(path)
@@ -229,70 +284,26 @@ def grade_hand_in(path: Path, references: dict[str, Reference], timeout: float =
     except (OSError, ValueError) as error:
         report.error = one_line(error)
         return report
-    tasks, missing, notes = tasks_for(cells, reference)
+    tasks, missing, notes = tasks_for(cells, reference, np.random.default_rng(secrets.randbits(64)))
     report.notes += notes
     order = [exercise for exercise, _, _ in reference.tasks]
-    report.scores = sorted(run_tasks(tasks, timeout) + missing, key=lambda s: order.index(s.exercise))
+    report.scores = sorted(run_tasks(tasks, timeout, unsafe) + missing, key=lambda s: order.index(s.exercise))
     return report
 
 
-def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, out=None) -> list[Report]:
-    """Grade every hand-in, printing its lines as soon as it is graded."""
+def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, out=None, unsafe: bool = False) -> list[Report]:
+    """Grade every hand-in, printing its lines as soon as it is graded. Refuses to start
+    (:class:`~helpers.course.sandbox.SandboxUnavailable`) without bubblewrap unless ``unsafe``."""
     out = out or sys.stdout
+    timeout = sandbox.check_timeout(timeout)
+    if not unsafe:
+        sandbox.bwrap()
     references, reports = load_references(), []
     for path in paths:
         try:
-            report = grade_hand_in(path, references, timeout)
+            report = grade_hand_in(path, references, timeout, unsafe)
         except Exception as error:  # a bug of the grader: report it, grade the others
             report = Report(Path(path), error=one_line(f"grader error: {type(error).__name__}: {error}"))
         reports.append(report)
-        print("\n".join(report.lines()), file=out, flush=True)
+        print("\n".join(report.lines(unsafe)), file=out, flush=True)
     return reports
-
-
-# --- inside the grading process -------------------------------------------------------------------
-
-def describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def failure(task: Task) -> str | None:
-    """Run one exercise in a fresh namespace, the solution cell then the check; why it failed, if it did."""
-    namespace = {"__name__": "__main__"}
-    try:
-        code = compile(task.solution, f"<{task.exercise}>", "exec")
-    except SyntaxError as error:
-        return f"syntax error in the solution cell, line {error.lineno}: {error.msg}"
-    try:
-        exec(code, namespace)
-    except BaseException as error:  # SystemExit and KeyboardInterrupt too: the hand-in's, not ours
-        return f"the solution cell raised {describe(error)}"
-    try:
-        exec(compile(task.check, f"<{task.exercise} check>", "exec"), namespace)
-    except AssertionError as error:
-        return f"check failed: {error}" if str(error) else "check failed (an assertion without message)"
-    except BaseException as error:
-        return f"the check raised {describe(error)}"
-    return None
-
-
-def run_task(task: Task) -> Score:
-    why = failure(task)
-    if why is None:
-        return Score(task.exercise, task.points, task.points, "passed")
-    return Score(task.exercise, 0.0, task.points, one_line(why))
-
-
-def worker(task_file: str, result_file: str) -> None:
-    """Grade the tasks in order, appending one JSON line per score as soon as it is known."""
-    tasks = [Task(**t) for t in json.loads(Path(task_file).read_text(encoding="utf-8"))]
-    for task in tasks:
-        score = run_task(task)
-        with open(result_file, "a", encoding="utf-8") as results:
-            results.write(json.dumps(asdict(score)) + "\n")
-    os._exit(0)  # threads a hand-in left running must not keep the process alive
-
-
-if __name__ == "__main__":
-    worker(*sys.argv[1:3])
