@@ -45,7 +45,7 @@ book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (
 	$(PY) -m helpers.pipeline.book
 
 test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
-	MIA_SCALE=smoke MIA_FIGURES_DIR=$(CURDIR)/build/test-figures $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	MIA_SCALE=smoke MIA_FIGURES_DIR="$(CURDIR)/build/test-figures" $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=900 -p no:cacheprovider --durations=15
 
 student: $(STAMP)  ## Generate student/NN_*.ipynb from the exercises of the solution notebooks

@@ -46,8 +46,9 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     short_warnings()  # a warning printed in a notebook names no path of this machine
     seed = check_seed(seed)
     resolved = with_classifier_epochs(get_scale(scale), classifier_epochs)
-    paths.check_writable(paths.cache_dir(), "cache folder", "MIA_CACHE_DIR")
-    paths.check_writable(paths.figures_dir(), "figures folder", paths.FIGURES_ENV_VAR)
+    cache, figures = paths.cache_dir(), paths.figures_dir()   # both named before either is created
+    paths.check_writable(cache, "cache folder", "MIA_CACHE_DIR")
+    paths.check_writable(figures, "figures folder", paths.FIGURES_ENV_VAR)
     if threads:
         torch.set_num_threads(threads)
     seed_everything(seed)

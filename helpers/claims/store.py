@@ -47,7 +47,7 @@ def seed_file(notebook_number: str, seed: int, folder: Path | None = None, datas
 
 def _seed_folder(folder: Path, dataset: str | None, variant: str | None = None) -> Path:
     parts = ([dataset] if dataset not in (None, DEFAULT_DATASET) else []) + ([variant] if variant else [])
-    return folder / SEED_FOLDER / "-".join(parts) if parts else folder / SEED_FOLDER
+    return paths.inside(folder / SEED_FOLDER, "-".join(parts), "the run") if parts else folder / SEED_FOLDER
 
 
 def collect_rows(folder: Path | None = None, dataset: str | None = None, variant: str | None = None) -> pd.DataFrame:

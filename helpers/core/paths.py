@@ -29,21 +29,43 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+def folder_from_env(name: str, default: Path) -> Path:
+    """``$name`` as a folder, else ``default``. An empty or blank value is an error, not the current
+    folder (a run would scatter caches or figures wherever it was started)."""
+    value = os.environ.get(name)
+    if value is None:
+        return Path(default)
+    if not value.strip():
+        raise ValueError(f"${name} is set but empty: unset it (the default is {shown(default)}) "
+                         "or set it to a folder")
+    return Path(value)
+
+
 def cache_dir() -> Path:
     """Where expensive results are cached; ``$MIA_CACHE_DIR`` overrides ``data/cache``."""
-    return Path(os.environ.get("MIA_CACHE_DIR", DATA / "cache"))
+    return folder_from_env("MIA_CACHE_DIR", DATA / "cache")
 
 
 def figures_dir() -> Path:
     """Where figures are saved: ``$MIA_FIGURES_DIR`` (``make figures`` points it at a staging folder
     and publishes into ``figures/``), else ``build/figures/``, so that a direct papermill or Jupyter
     run never overwrites the published figures while ``figures/MANIFEST.yaml`` describes others."""
-    return Path(os.environ.get(FIGURES_ENV_VAR, UNPUBLISHED_FIGURES))
+    return folder_from_env(FIGURES_ENV_VAR, UNPUBLISHED_FIGURES)
 
 
 def raw_data_dir() -> Path:
     """Where torchvision downloads land; ``$DATA_DIR`` overrides ``data/raw``."""
-    return Path(os.environ.get("DATA_DIR", DATA / "raw"))
+    return folder_from_env("DATA_DIR", DATA / "raw")
+
+
+def inside(folder: Path, name: str, what: str) -> Path:
+    """``folder / name`` for a ``name`` that is one plain folder or file name (letters, digits,
+    ``._-``, not ``.`` or ``..``): a parameter that becomes a path cannot leave ``folder``."""
+    plain = bool(name) and all(ch.isalnum() or ch in "._-" for ch in name) and name not in (".", "..")
+    if not plain:
+        raise ValueError(f"{what} {name!r} must be a plain name (letters, digits, '.', '_', '-'): "
+                         f"it becomes a folder under {shown(folder)}")
+    return Path(folder) / name
 
 
 def check_writable(folder: Path, what: str, env_var: str) -> Path:

@@ -8,10 +8,14 @@ produces. ``tests/test_manifest.py`` checks the registry against ``figures/`` an
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from ..core import paths
@@ -77,27 +81,83 @@ def publish(staging: Path, notebook: Path, parameters: dict, revision: str, fold
     """Move a succeeded notebook's staged figures into ``folder`` (default ``figures/``) and update
     the registry: its entries are replaced by what this run produced; files of figures it no longer
     produces are removed. Returns the published ids.
+
+    All or nothing (:func:`transaction`): a failure part-way, or a crash (undone by the next
+    publish), leaves the old figures and registry whole, never a mix of old and new files.
     """
     folder = Path(folder) if folder is not None else paths.FIGURES
     folder.mkdir(parents=True, exist_ok=True)
+    recover(folder)
     entries = load(folder)
+    metas = sorted(staging.glob(f"*{META_SUFFIX}"))
     produced = {}
-    for meta in sorted(staging.glob(f"*{META_SUFFIX}")):
-        fig_id = meta.name[: -len(META_SUFFIX)]
+    for meta in metas:
         info = json.loads(meta.read_text())
-        produced[fig_id] = {"notebook": notebook.name, "parameters": copy.deepcopy(parameters),  # no YAML anchors
-                            "caption": info["caption"], "claim": info.get("claim") or "none",
-                            "revision": revision}
+        produced[meta.name[: -len(META_SUFFIX)]] = {
+            "notebook": notebook.name, "parameters": copy.deepcopy(parameters),  # no YAML anchors
+            "caption": info["caption"], "claim": info.get("claim") or "none", "revision": revision}
+    stale = [k for k, v in entries.items() if v.get("notebook") == notebook.name and k not in produced]
+    staged_files = [p for p in sorted(staging.iterdir()) if p not in metas]
+    targets = ([f"{k}{suffix}" for k in stale for suffix in FIGURE_SUFFIXES] + [p.name for p in staged_files]
+               + [MANIFEST_NAME])
+    with transaction(folder, targets):
+        for name in targets[: len(stale) * len(FIGURE_SUFFIXES)]:
+            (folder / name).unlink(missing_ok=True)
+        for staged_file in staged_files:
+            staged_file.replace(folder / staged_file.name)
+        write({**{k: v for k, v in entries.items() if k not in stale}, **produced}, folder)
+    for meta in metas:
         meta.unlink()
-    for stale in [k for k, v in entries.items() if v.get("notebook") == notebook.name and k not in produced]:
-        for suffix in FIGURE_SUFFIXES:
-            (folder / f"{stale}{suffix}").unlink(missing_ok=True)
-        del entries[stale]
-    for staged in sorted(staging.iterdir()):
-        staged.replace(folder / staged.name)
-    entries.update(produced)
-    write(entries, folder)
     return sorted(produced)
+
+
+PENDING = ".publishing"        # in the figures folder while a publish is under way: backups and journal
+JOURNAL = "journal.json"
+
+
+@contextlib.contextmanager
+def transaction(folder: Path, names: list[str]):
+    """Change the files ``names`` of ``folder`` all or not at all: each existing one is first
+    copied into ``folder/.publishing/``, a journal lists them, and an exception inside the
+    block (or a crash, at the next :func:`recover`) puts every one back as it was."""
+    pending = folder / PENDING
+    shutil.rmtree(pending, ignore_errors=True)
+    pending.mkdir()
+    existed = [name for name in names if (folder / name).exists()]
+    for name in existed:   # copies, not hard links: a file rewritten in place must not change its backup
+        shutil.copy2(folder / name, pending / name)
+    atomic_write_text(pending / JOURNAL, json.dumps({"names": names, "existed": existed}))
+    try:
+        yield
+    except BaseException:
+        rollback(folder)
+        raise
+    shutil.rmtree(pending)
+
+
+def rollback(folder: Path) -> None:
+    """Undo a publish recorded in ``folder/.publishing/``: old files back, new ones removed."""
+    pending = folder / PENDING
+    journal = json.loads((pending / JOURNAL).read_text())
+    for name in journal["names"]:
+        if name in journal["existed"]:
+            os.replace(pending / name, folder / name)
+        else:
+            (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(pending)
+
+
+def recover(folder: Path) -> bool:
+    """Undo a publish a crash interrupted (its journal is still there); True when there was one."""
+    pending = Path(folder) / PENDING
+    if not pending.exists():
+        return False
+    if (pending / JOURNAL).exists():
+        rollback(Path(folder))
+        print(f"an interrupted publish in {folder} was undone: its figures are as before it", file=sys.stderr)
+    else:   # a crash before the journal was written: nothing had changed yet
+        shutil.rmtree(pending)
+    return True
 
 
 def figure_ids_on_disk(folder: Path | None = None) -> set[str]:

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import filelock
+
 from .. import claims
 from ..core import cache, paths
 from ..core.config import SCALE_ENV_VAR, SCALES, check_choice
@@ -162,6 +164,39 @@ def store_checked_outputs(notebook: Path) -> int:
     return stored
 
 
+LOCK = paths.BUILD / "figures.lock"
+
+
+def one_run_at_a_time() -> "filelock.FileLock":
+    """The checkout's figures lock, taken at once or not at all (two runs share the staging and
+    executed folders and figures/: the second would delete what the first publishes)."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(LOCK, timeout=0)
+
+
+def run_all(notebooks: list[Path], scale: str) -> int:
+    """Run and publish ``notebooks`` in order; stop at the first that fails."""
+    # smoke-scale figures mean nothing: they never replace the published ones
+    folder = paths.BUILD / "smoke-figures" if scale == "smoke" else paths.FIGURES
+    for notebook in notebooks:
+        print(f"[{scale}] {notebook.name} ...", flush=True)
+        try:
+            seconds = run_notebook(notebook, {"scale": scale}, folder)
+        except Exception as error:
+            cell = getattr(error, "exec_count", None)
+            where = f" in cell [{cell}]" if cell is not None else ""
+            print(f"FAILED: {notebook.name}{where}: {type(error).__name__}: "
+                  f"{getattr(error, 'evalue', error)}\n(executed copy: build/executed/{notebook.name}; "
+                  f"figures of earlier runs are untouched)", file=sys.stderr)
+            return 1
+        record_timing(notebook, scale, seconds)
+        print(f"  done in {seconds:.0f} s" + (f" (figures in {folder})" if folder != paths.FIGURES else ""), flush=True)
+        if notebook.stem == CLAIMS_NOTEBOOK and folder == paths.FIGURES:
+            changed = publish.update_readme(publish.published_table()) | timings.update()
+            print("  README.md claims table and timings " + ("updated" if changed else "unchanged"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick", help=f"one of {', '.join(SCALES)}")
@@ -170,31 +205,22 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"instead: refresh the stored outputs of cells tagged {CHECKED_TAG}")
     args = parser.parse_args(argv)
     check_choice("scale", args.scale, SCALES)
-    if args.store_checked_outputs:
-        for notebook in numbered_notebooks(args.only):
-            print(f"{notebook.name}: stored the outputs of {store_checked_outputs(notebook)} checked cell(s)")
-        return 0
+    if args.only is not None and not args.only:
+        parser.error("--only needs at least one notebook number or name (leave it out to run them all)")
     if os.environ.pop(SCALE_ENV_VAR, None):
         print(f"note: ${SCALE_ENV_VAR} is ignored by make figures; the scale is {args.scale}")
-    # smoke-scale figures mean nothing: they never replace the published ones
-    folder = paths.BUILD / "smoke-figures" if args.scale == "smoke" else paths.FIGURES
-    for notebook in numbered_notebooks(args.only):
-        print(f"[{args.scale}] {notebook.name} ...", flush=True)
-        try:
-            seconds = run_notebook(notebook, {"scale": args.scale}, folder)
-        except Exception as error:
-            cell = getattr(error, "exec_count", None)
-            where = f" in cell [{cell}]" if cell is not None else ""
-            print(f"FAILED: {notebook.name}{where}: {type(error).__name__}: "
-                  f"{getattr(error, 'evalue', error)}\n(executed copy: build/executed/{notebook.name}; "
-                  f"figures of earlier runs are untouched)", file=sys.stderr)
-            return 1
-        record_timing(notebook, args.scale, seconds)
-        print(f"  done in {seconds:.0f} s" + (f" (figures in {folder})" if folder != paths.FIGURES else ""), flush=True)
-        if notebook.stem == CLAIMS_NOTEBOOK and folder == paths.FIGURES:
-            changed = publish.update_readme(publish.published_table()) | timings.update()
-            print("  README.md claims table and timings " + ("updated" if changed else "unchanged"))
-    return 0
+    notebooks = numbered_notebooks(args.only)
+    try:
+        with one_run_at_a_time():
+            if args.store_checked_outputs:
+                for notebook in notebooks:
+                    print(f"{notebook.name}: stored the outputs of {store_checked_outputs(notebook)} checked cell(s)")
+                return 0
+            return run_all(notebooks, args.scale)
+    except filelock.Timeout:
+        print(f"another `make figures` is running in this checkout (it holds {paths.shown(LOCK)}); "
+              "wait for it to finish, then run this one again", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -32,15 +32,19 @@ import ast
 import hashlib
 import json
 import os
+import math
 import socket
 import sys
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import claims
 from ..core import paths
 from ..core.config import SCALES, check_choice
+from ..core.io import atomic_write_bytes, atomic_write_text
+from ..data import DATASETS
 from . import manifest
 from . import run as pipeline
 
@@ -89,12 +93,17 @@ def grid(notebooks: list[str], seeds: list[int], datasets: list[str], scales: li
             for seed in seeds for nb in pipeline.numbered_notebooks(notebooks)]
 
 
+RESERVED = ("scale", "seed", "dataset")   # set by --scales, --seeds and --datasets, one per job
+
+
 def parse_setting(text: str) -> tuple[str, object]:
     """``NAME=VALUE`` with a Python literal value (``classifier_epochs=6``) -> (NAME, VALUE); a value
     that names no literal is kept as a string. Names and values must be safe in a folder name."""
     name, sep, value = text.partition("=")
     if not sep or not name.isidentifier():
         raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    if name in RESERVED:
+        raise ValueError(f"--set {name}=... would file every job under one {name}: use --{name}s instead")
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError):
@@ -130,8 +139,13 @@ def is_done(job: Job, out: Path, code: str) -> bool:
     record = job.folder(out) / RECORD
     if not record.exists():
         return False
-    done = json.loads(record.read_text())
-    return done.get("key") == job_key(job, code) and all(Path(p).exists() for p in done.get("outputs", []))
+    try:
+        done = json.loads(record.read_text())
+        outputs = done.get("outputs", [])
+    except (ValueError, AttributeError):   # truncated or not a record: run the job again
+        warnings.warn(f"{record} is not a valid record (truncated?): {job.name} runs again", stacklevel=2)
+        return False
+    return done.get("key") == job_key(job, code) and all(Path(p).exists() for p in outputs)
 
 
 # ------------------------------------------------------------------ the task (runs on a worker)
@@ -168,11 +182,9 @@ def write_result(job: Job, result: dict, out: Path, figures: Path | None, code: 
     it leaves the job not done). Returns the paths written."""
     folder = job.folder(out)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / f"{job.notebook}.ipynb"]
-    written[0].write_bytes(result["executed"])
+    written = [atomic_write_bytes(folder / f"{job.notebook}.ipynb", result["executed"])]
     for name, data in result["files"].items():
-        (folder / name).write_bytes(data)
-        written.append(folder / name)
+        written.append(atomic_write_bytes(folder / name, data))
     rows = result["files"].get(f"{job.notebook[:2]}_claims.csv")
     published_run = job.seed == 0 and job.dataset == claims.DEFAULT_DATASET and not job.overrides
     if rows is not None and not published_run:
@@ -181,7 +193,7 @@ def write_result(job: Job, result: dict, out: Path, figures: Path | None, code: 
     record = {"key": job_key(job, code), "job": asdict(job), "parameters": job.parameters(),
               "revision": manifest.git_revision(), "seconds": round(result["seconds"], 1),
               "node": result["node"], "outputs": [str(p) for p in written]}
-    (folder / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
+    atomic_write_text(folder / RECORD, json.dumps(record, indent=1, sort_keys=True))
     return written
 
 
@@ -199,6 +211,36 @@ def task_options(job: Job, cpus: float, cuda: bool, retries: int) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(paths.ROOT), os.environ.get("PYTHONPATH")) if p)
     return {"num_cpus": cpus, "num_gpus": 1 if cuda and job.scale == "paper" else 0,
             "max_retries": retries, "retry_exceptions": True, "runtime_env": {"env_vars": env}}
+
+
+def check_fits(cpus: float, cluster_cpus: float) -> None:
+    """A task asking for more CPUs than the whole cluster has would wait forever: refuse it."""
+    if cpus > cluster_cpus:
+        raise ValueError(f"--cpus-per-task {cpus:g} exceeds the {cluster_cpus:g} CPUs of the Ray cluster: "
+                         "no task could ever start")
+
+
+def check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail within ``timeout`` seconds, naming ``address``, when nothing listens there (Ray itself
+    retries for minutes); ``auto``, ``local`` and ``ray://`` client addresses are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or address in ("auto", "local") or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ValueError(f"no Ray cluster answers at {address} ({error.strerror or error}); start one with "
+                         "`ray start --head`, or leave --address out for a local instance") from None
+
+
+def check_options(cpus: float, retries: int, datasets: list[str]) -> None:
+    """Refuse, before anything is submitted, what would hang or fail in every task."""
+    if not math.isfinite(cpus) or cpus <= 0:
+        raise ValueError(f"--cpus-per-task must be a positive number, got {cpus:g}")
+    if retries < 0:
+        raise ValueError(f"--retries must be 0 or more, got {retries}")
+    for dataset in datasets:
+        check_choice("dataset", dataset, sorted(DATASETS))
 
 
 def _error_text(error: Exception) -> str:
@@ -221,6 +263,7 @@ def sweep(jobs: list[Job], out: Path, figures: Path | None = None, cpus: float =
     if not pending:
         return report
     ray.init(ignore_reinit_error=True)  # joins $RAY_ADDRESS when set
+    check_fits(cpus, ray.cluster_resources().get("CPU", 0.0))
     remote = ray.remote(run_job)
     in_flight = {remote.options(**task_options(job, cpus, cuda, retries)).remote(job): job for job in pending}
     report.submitted = [job.name for job in pending]
@@ -266,18 +309,23 @@ def main(argv: list[str] | None = None) -> int:
                         "build/smoke-figures at smoke)")
     args = parser.parse_args(argv)
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
-    for scale in scales:
-        check_choice("scale", scale, SCALES)
-    if args.address:
-        os.environ["RAY_ADDRESS"] = args.address
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     try:
+        for scale in scales:
+            check_choice("scale", scale, SCALES)
+        check_options(args.cpus_per_task, args.retries, datasets)
         overrides = dict(parse_setting(text) for text in args.settings)
+        jobs = grid(args.notebooks, _integers(args.seeds), datasets, scales, overrides)
+        for job in jobs:   # every job's parameters, before any is submitted
+            pipeline.check_parameters(job.path, job.parameters())
+        address = args.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            check_reachable(address)
+            os.environ["RAY_ADDRESS"] = address
+        report = sweep(jobs, args.out, args.figures, args.cpus_per_task, args.cuda, args.retries)
     except ValueError as error:
-        raise SystemExit(str(error))
-    jobs = grid(args.notebooks, _integers(args.seeds), [d.strip() for d in args.datasets.split(",")], scales, overrides)
-    for job in jobs[:len(pipeline.numbered_notebooks(args.notebooks))]:   # unknown names fail before any run
-        pipeline.check_parameters(job.path, job.parameters())
-    report = sweep(jobs, args.out, args.figures, args.cpus_per_task, args.cuda, args.retries)
+        print(f"sweep: {error}", file=sys.stderr)
+        return 2
     print(f"{len(report.finished)} job(s) run, {len(report.skipped)} already done, {len(report.failed)} failed")
     for name, error in report.failed.items():
         print(f"FAILED: {name}: {error}", file=sys.stderr)
