@@ -1,12 +1,13 @@
 """Helpers of the model-inversion notebook companion. Importing this package has no side effects.
 
-Each notebook starts with ``session = helpers.setup_notebook(scale=scale, seed=seed)``.
+Each notebook's setup cell starts with ``helpers.validate_parameters("NN", globals())`` (every
+parameter against the notebook's schema) and ``session = helpers.setup_notebook(scale=scale, seed=seed)``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["setup_notebook", "Session", "check_injected_parameters"]
+__all__ = ["setup_notebook", "validate_parameters", "Session", "check_injected_parameters"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,15 @@ def setup_notebook(scale: str = "quick", seed: int = 0, device: str = "auto", th
     print(f"scale={resolved.name}{source}{epochs} seed={seed} device={torch_device} torch={torch.__version__} "
           f"threads={torch.get_num_threads()}")
     return Session(resolved, seed, torch_device)
+
+
+def validate_parameters(notebook: str, namespace: dict):
+    """Check every parameter of ``notebook`` (its number, e.g. ``"02"``) found in ``namespace`` (the
+    notebook's ``globals()``) against its typed schema (:mod:`helpers.pipeline.parameters`), before
+    any work; a ValueError names each bad parameter, its value and what is valid."""
+    from .pipeline.parameters import validate
+
+    return validate(notebook, namespace)
 
 
 INJECTED_HEADER = "# Parameters"   # the first line of the cell papermill injects after the parameters cell
