@@ -70,33 +70,33 @@ def nbval_executed():
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory, nbval_executed) -> tuple[Path, dict]:
-    """Every numbered notebook executed at smoke scale, and the captions of the figures that run
-    saved (its registry): nbval's executed copies when `make test` ran the notebooks, else papermill
-    runs them here. One that fails still leaves its executed copy (nbval reports the failure)."""
+def smoke_run(tmp_path_factory, nbval_executed) -> tuple[Path, Path]:
+    """Every numbered notebook executed at smoke scale, and the folder of the figures that run saved
+    (with its registry entries): nbval's executed copies when `make test` ran the notebooks, else
+    papermill runs them here. One that fails still leaves its executed copy (nbval reports it)."""
+    import shutil
     import warnings
 
     from papermill.exceptions import PapermillExecutionError
 
-    from helpers.pipeline.book import registry_captions
     from helpers.pipeline.run import execute, numbered_notebooks
 
     notebooks = numbered_notebooks()
     reused = nbval_executed([nb.name for nb in notebooks])
     if reused is not None:
-        return reused, registry_captions(Path(NOTEBOOK_CACHE["figures"]))
-    folder = tmp_path_factory.mktemp("executed")
-    failed, captions = [], {}
+        return reused, Path(NOTEBOOK_CACHE["figures"])
+    folder, figures = tmp_path_factory.mktemp("executed"), tmp_path_factory.mktemp("figures")
+    failed = []
     for nb in notebooks:
         staging = folder.parent / "staging" / nb.stem
         try:
             execute(nb, {"scale": "smoke"}, folder / nb.name, staging)
         except PapermillExecutionError as error:
             failed.append(f"{nb.name} [{error.exec_count}]: {error.ename}")
-        captions.update(registry_captions(staging))
+        shutil.copytree(staging, figures, dirs_exist_ok=True)
     if failed:
         warnings.warn(f"notebooks that failed: {'; '.join(failed)}")
-    return folder, captions
+    return folder, figures
 
 
 @pytest.fixture(autouse=True)

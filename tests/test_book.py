@@ -84,12 +84,12 @@ def executed(smoke_run) -> Path:
 
 @pytest.fixture(scope="module")
 def captions(smoke_run) -> dict:
-    return smoke_run[1]
+    return registry_captions(smoke_run[1])
 
 
 @pytest.fixture(scope="module")
-def html(executed, captions, tmp_path_factory) -> Path:
-    index = build(executed, tmp_path_factory.mktemp("book"), captions)
+def html(smoke_run, tmp_path_factory) -> Path:
+    index = build(smoke_run[0], tmp_path_factory.mktemp("book"), smoke_run[1])
     assert index.exists()
     return index.parent
 

@@ -5,10 +5,15 @@ import os
 import subprocess
 import sys
 
+import matplotlib
+import matplotlib.pyplot as plt
 import nbformat
 
 from helpers.core import kernels
 from helpers.pipeline import book, manifest
+from helpers.pipeline.figures import save
+
+matplotlib.use("agg")
 
 CAPTIONS = {"02_radius": "R_c^2 at each cut [raw] *per* dimension", "02_claims": "The claims of 02 & their verdicts"}
 
@@ -48,6 +53,25 @@ def test_captions_follow_the_cell_that_saves_them_and_markup_is_escaped():
     assert cells[4].source == "*Figure* `03_rec_pool1`: at pool1\n\n*Figure* `03_rec_fc1`: at fc1"
 
 
+def test_a_figure_the_notebook_does_not_show_comes_from_its_saved_png(tmp_path):
+    """The claims tables are saved with shown=False (the notebook shows a DataFrame): the book
+    embeds their PNG; a figure the notebook shows is never embedded (a kernel that showed nothing
+    must fail the figure check, not be papered over)."""
+    figures = tmp_path / "figures"
+    table = plt.figure()
+    save(table, "02_claims", folder=figures, caption="claims (table)", shown=False)
+    assert not plt.fignum_exists(table.number), "saved, then closed: the notebook does not show it"
+    save(plt.figure(), "02_radius", folder=figures, caption="radius")
+    assert book.registry(figures)["02_claims"]["shown"] is False and "shown" not in book.registry(figures)["02_radius"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('save(fig, "02_claims", shown=False, caption="...")'),
+                nbformat.v4.new_code_cell('save(fig, "02_radius", caption="...")\nplt.show()')]
+    cells = book.with_captions(nb, book.registry_captions(figures), figures, tmp_path / "media", {"02_claims"}).cells
+    assert cells[1].source.startswith("![claims (table)](media/02_claims.png)")
+    assert (tmp_path / "media" / "02_claims.png").read_bytes() == (figures / "02_claims.png").read_bytes()
+    assert cells[3].source == "*Figure* `02_radius`: radius" and not (tmp_path / "media" / "02_radius.png").exists()
+
+
 def test_registry_captions_read_a_runs_own_entries(tmp_path):
     manifest.write_meta(tmp_path, "05_gains", "CEM's gains", None)
     assert book.registry_captions(tmp_path) == {"05_gains": "CEM's gains"}
@@ -69,7 +93,7 @@ def figure_notebook(tmp_path, ipythondir, figures) -> str:
            "kernel_name='python3', progress_bar=False)")
     subprocess.run([sys.executable, "-c", run, str(source / "00_probe.ipynb"), str(tmp_path / "00_probe.ipynb")],
                    env=env, check=True, capture_output=True, timeout=180)
-    index = book.build(tmp_path, tmp_path / "book", book.registry_captions(figures), names=["00_probe.ipynb"])
+    index = book.build(tmp_path, tmp_path / "book", figures, names=["00_probe.ipynb"])
     return (index.parent / "00_probe.html").read_text(encoding="utf-8")
 
 

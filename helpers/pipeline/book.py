@@ -44,15 +44,25 @@ def without_widgets(nb):
     return nb
 
 
+def escape_markdown(text: str) -> str:
+    """``text`` with Markdown's markup characters escaped, so that it reads as written."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+
+
 def caption_markdown(fig_id: str, caption: str) -> str:
-    """The line shown under a figure: its registry id (its files in ``figures/``) and its caption,
-    with Markdown's markup characters escaped so the caption reads as written."""
-    return f"*Figure* `{fig_id}`: " + re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", caption)
+    """The line shown under a figure: its registry id (its files in ``figures/``) and its caption."""
+    return f"*Figure* `{fig_id}`: " + escape_markdown(caption)
 
 
-def with_captions(nb, captions: dict):
+FIGURE_MEDIA = "_figures"   # in the source folder: saved figures a notebook did not display
+
+
+def with_captions(nb, captions: dict, figures: Path | None = None, media: Path | None = None,
+                  not_shown: set = frozenset()):
     """After each code cell that saves figures, a Markdown cell with their captions, in the order of
-    ``captions`` (the registry's ids; an f-string id of a loop matches several)."""
+    ``captions`` (the registry's ids; an f-string id of a loop matches several). Figures the
+    notebook saved without displaying them (``not_shown``: the claims tables) come from
+    ``figures/<id>.png``, copied into ``media``, so the page shows every figure of the registry."""
     import nbformat
 
     from .manifest import save_id_patterns_in
@@ -64,26 +74,42 @@ def with_captions(nb, captions: dict):
             continue
         patterns = save_id_patterns_in(cell.source)
         ids = [fig_id for fig_id in captions if any(p.match(fig_id) for p in patterns)]
-        if ids:
-            cells.append(nbformat.v4.new_markdown_cell("\n\n".join(caption_markdown(i, captions[i]) for i in ids)))
+        if not ids:
+            continue
+        lines = []
+        for fig_id in ids:
+            if fig_id in not_shown and figures is not None and (Path(figures) / f"{fig_id}.png").exists():
+                Path(media).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(figures) / f"{fig_id}.png", Path(media) / f"{fig_id}.png")
+                lines.append(f"![{escape_markdown(captions[fig_id])}]({Path(media).name}/{fig_id}.png)")
+            lines.append(caption_markdown(fig_id, captions[fig_id]))
+        cells.append(nbformat.v4.new_markdown_cell("\n\n".join(lines)))
     nb.cells = cells
     return nb
 
 
-def registry_captions(figures: Path | None = None) -> dict:
-    """``{figure id: caption}`` of the published registry (default ``figures/``), or, when ``figures``
-    is a run's own figures folder, of the entries that run left beside its figures."""
+def registry(figures: Path | None = None) -> dict:
+    """The registry entries of the published ``figures/`` (default), or, when ``figures`` is a run's
+    own figures folder, the entries that run left beside its figures."""
     from . import manifest
 
     folder = Path(figures) if figures is not None else paths.FIGURES
-    entries = manifest.load(folder) if manifest.manifest_path(folder).exists() else manifest.staged(folder)
-    return {fig_id: entry["caption"] for fig_id, entry in entries.items()}
+    return manifest.load(folder) if manifest.manifest_path(folder).exists() else manifest.staged(folder)
+
+
+def registry_captions(figures: Path | None = None) -> dict:
+    """``{figure id: caption}`` of :func:`registry`."""
+    return {fig_id: entry["caption"] for fig_id, entry in registry(figures).items()}
 
 
 def page_text(page_html: str) -> str:
     """A page as a reader reads it: tags dropped (inline markup adds no space), entities decoded,
-    spaces collapsed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", page_html)).split())
+    Sphinx's typographic quotes read as plain ones, spaces collapsed."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", page_html)).translate(PLAIN_QUOTES)
+    return " ".join(text.split())
+
+
+PLAIN_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 
 
 def figure_shortfall(page_html: str, captions: dict) -> list[str]:
@@ -105,16 +131,20 @@ def claims_table() -> str:
     return claims.markdown_table(publish.published_table())
 
 
-def stage(executed: Path, src: Path, captions: dict | None = None, names: list[str] | None = None) -> list[str]:
+def stage(executed: Path, src: Path, figures: Path | None = None, names: list[str] | None = None) -> list[str]:
     """Lay out the Sphinx source folder: book/, README.md (the index includes its short claims
     table, the page "Running" its timings), the published claims figure, the full claims table, the executed notebooks (``names``,
-    default every numbered one) with their figures' ``captions`` (default: the published
-    registry's) and MathJax. Returns the notebook names."""
+    default every numbered one) with the captions and images of the figures in ``figures`` (default
+    the published ``figures/``, or the folder a run saved its figures in) and MathJax. Returns the
+    notebook names."""
     import nbformat
 
     from .run import numbered_notebooks
 
-    captions = registry_captions() if captions is None else captions
+    figures = Path(figures) if figures is not None else paths.FIGURES
+    entries = registry(figures)
+    captions = {fig_id: entry["caption"] for fig_id, entry in entries.items()}
+    not_shown = {fig_id for fig_id, entry in entries.items() if entry.get("shown") is False}
     names = names or [nb.name for nb in numbered_notebooks()]
     missing = [name for name in names if not (executed / name).exists()]
     if missing:
@@ -126,20 +156,21 @@ def stage(executed: Path, src: Path, captions: dict | None = None, names: list[s
     (src / CLAIMS_TABLE).write_text(claims_table() + "\n")
     for name in names:
         notebook = without_widgets(nbformat.read(executed / name, as_version=4))
-        nbformat.write(with_captions(notebook, {k: v for k, v in captions.items() if k[:2] == name[:2]}), src / name)
+        own = {k: v for k, v in captions.items() if k[:2] == name[:2]}
+        nbformat.write(with_captions(notebook, own, figures, src / FIGURE_MEDIA, not_shown), src / name)
     shutil.copytree(mathjax_dir(), src / "_mathjax" / "mathjax", ignore=shutil.ignore_patterns("*.py*"))
     return names
 
 
-def build(executed: Path | None = None, out: Path | None = None, captions: dict | None = None,
+def build(executed: Path | None = None, out: Path | None = None, figures: Path | None = None,
           names: list[str] | None = None) -> Path:
     """Build the book from ``executed`` (default build/executed) into ``out`` (default build/book),
-    figures captioned from ``captions`` (default the published registry), the chapters ``names``
+    every figure of ``figures`` (default the published ``figures/``) with its caption, the chapters ``names``
     (default every numbered notebook); returns the path of ``index.html``. Sphinx warnings (a
     broken reference, a missing image) fail."""
     executed = Path(executed or paths.BUILD / "executed")
     out = Path(out or paths.BUILD / "book")
-    stage(executed, out / "src", captions, names)
+    stage(executed, out / "src", figures, names)
     html = out / "html"
     shutil.rmtree(html, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going",

@@ -30,11 +30,13 @@ def _announce_unpublished(folder: Path) -> None:
 
 
 def save(fig, fig_id: str, data=None, folder: Path | None = None, *, caption: str,
-         claim: str | None = None) -> list[Path]:
+         claim: str | None = None, shown: bool = True) -> list[Path]:
     """Write ``fig`` (and optionally a DataFrame ``data``) under ``fig_id``; return the paths.
 
     ``caption`` says what the figure shows (one sentence); ``claim`` names the paper claim it
     speaks to, if any. Both are recorded in the figure registry when the pipeline stages figures.
+    ``shown=False``: the notebook does not display it (a table it also shows as a DataFrame); the
+    figure is closed here, and the registry says so, so that the book shows the saved PNG instead.
     """
     if not FIGURE_ID.match(fig_id):
         raise ValueError(f"figure id {fig_id!r} must look like '00_lower_case_name'")
@@ -55,7 +57,11 @@ def save(fig, fig_id: str, data=None, folder: Path | None = None, *, caption: st
         atomic_write(path, lambda handle: data.to_csv(handle, index=False, float_format="%.6g"), mode="w")
         written.append(path)
     if folder != paths.FIGURES:  # not the published folder: leave the registry entry beside the files
-        write_meta(folder, fig_id, caption.strip(), claim)
+        write_meta(folder, fig_id, caption.strip(), claim, shown)
+    if not shown:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return written
 
 

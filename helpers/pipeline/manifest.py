@@ -70,9 +70,9 @@ def git_revision() -> str:
     return revision + ("+dirty" if dirty else "")
 
 
-def write_meta(folder: Path, fig_id: str, caption: str, claim: str | None) -> Path:
+def write_meta(folder: Path, fig_id: str, caption: str, claim: str | None, shown: bool = True) -> Path:
     path = Path(folder) / f"{fig_id}{META_SUFFIX}"
-    path.write_text(json.dumps({"caption": caption, "claim": claim}))
+    path.write_text(json.dumps({"caption": caption, "claim": claim, **({} if shown else {"shown": False})}))
     return path
 
 
@@ -95,7 +95,8 @@ def publish(staging: Path, notebook: Path, parameters: dict, revision: str, fold
         info = json.loads(meta.read_text())
         produced[meta.name[: -len(META_SUFFIX)]] = {
             "notebook": notebook.name, "parameters": copy.deepcopy(parameters),  # no YAML anchors
-            "caption": info["caption"], "claim": info.get("claim") or "none", "revision": revision}
+            "caption": info["caption"], "claim": info.get("claim") or "none", "revision": revision,
+            **({"shown": False} if info.get("shown") is False else {})}
     stale = [k for k, v in entries.items() if v.get("notebook") == notebook.name and k not in produced]
     staged_files = [p for p in sorted(staging.iterdir()) if p not in metas]
     targets = ([f"{k}{suffix}" for k in stale for suffix in FIGURE_SUFFIXES] + [p.name for p in staged_files]
