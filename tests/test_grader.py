@@ -306,3 +306,13 @@ def test_long_messages_are_cut_to_one_printable_line():
     assert grader.one_line("a\n  b\tc\x00d\x1b[2J") == "a b c d [2J"
     cut = grader.one_line("x" * 1000)
     assert len(cut) == grader.MESSAGE_CHARS and cut.endswith("…")
+
+
+def test_the_private_tmp_is_mounted_before_what_may_live_under_tmp():
+    """A checkout or .venv under /tmp (CI's fresh clone may be one) is bound on top of the sandbox's
+    own /tmp, not hidden by it: bwrap mounts in the order given."""
+    command = sandbox.command()
+    tmpfs = command.index("--tmpfs")
+    binds = [i for i, arg in enumerate(command) if arg == "--ro-bind" and command[i + 1] != "/usr"]
+    assert command[tmpfs + 1] == "/tmp" and binds and tmpfs < min(binds)
+    assert command.index("--remount-ro") > max(binds), "the root is made read-only after every mount"

@@ -71,9 +71,10 @@ def _python_mounts() -> list[str]:
 def command() -> list[str]:
     """The bwrap command line that runs the worker (its tasks on stdin, its values on stdout)."""
     environment = [arg for name, value in ENVIRONMENT.items() for arg in ("--setenv", name, value)]
+    # the private /tmp first: an environment or checkout that lives under /tmp is bound on top of it
     return [bwrap(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *environment,
-            *_system_mounts(), *_python_mounts(), "--ro-bind", str(WORKER), INSIDE_WORKER,
-            "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--remount-ro", "/",
+            "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+            *_system_mounts(), *_python_mounts(), "--ro-bind", str(WORKER), INSIDE_WORKER, "--remount-ro", "/",
             "--chdir", "/tmp", "--", sys.executable, "-I", INSIDE_WORKER]
 
 

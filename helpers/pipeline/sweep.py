@@ -244,8 +244,11 @@ def check_options(cpus: float, retries: int, datasets: list[str]) -> None:
 
 
 def _error_text(error: Exception) -> str:
+    """One line: the cause's type and message (a message of several lines, e.g. every bad
+    parameter of a notebook, joined with '; ')."""
     cause = getattr(error, "cause", None) or error
-    return f"{type(cause).__name__}: {getattr(cause, 'evalue', cause)}".splitlines()[0]
+    lines = [line.strip() for line in str(getattr(cause, "evalue", cause)).splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {'; '.join(lines)}"
 
 
 def sweep(jobs: list[Job], out: Path, figures: Path | None = None, cpus: float = 2, cuda: bool = False,
