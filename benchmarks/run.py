@@ -19,7 +19,7 @@ from helpers.pipeline import timings
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTIONS = {"training": bench_training.section, "attacks": bench_attacks.section, "defenses": bench_defenses.section,
             "notebooks": bench_notebooks.section,  # notebooks: about 25 minutes (every notebook cold, then warm)
-            "sweep": bench_sweep.section}  # sweep: about 3 minutes
+            "sweep": bench_sweep.section}  # sweep: about 7 minutes
 
 
 def main(names: list[str]) -> None:
