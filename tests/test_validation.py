@@ -162,14 +162,10 @@ def test_setup_notebook_refuses_a_misspelt_parameter_before_any_work(tmp_path, m
 
 
 def test_an_unknown_grid_cut_fails_instead_of_being_skipped():
-    """Notebook 03 passes its grid_cuts through check_cuts in its setup cell."""
-    import nbformat
+    """Notebook 03's schema checks grid_cuts against the model's cuts: an unknown name is an error
+    before any work, not a cut silently left out of the grid."""
+    from helpers.pipeline import parameters
 
-    from helpers.core import paths
-    from helpers.models import build_model, check_cuts
-
-    with pytest.raises(ValueError, match="pool9"):
-        check_cuts(build_model("vgg"), ["pool1", "pool9"])
-    nb = nbformat.read(paths.NOTEBOOKS / "03_attack_evaluation.ipynb", as_version=4)
-    setup = next(c.source for c in nb.cells if "setup_notebook(" in c.source)
-    assert "check_cuts(model, grid_cuts)" in setup
+    with pytest.raises(ValueError, match="'pool9' is not a cut of the vgg model"):
+        parameters.validate("03", {"grid_cuts": ["pool1", "pool9"]})
+    assert parameters.validate("03", {"grid_cuts": ["pool1"]}).grid_cuts == ["pool1"]
