@@ -10,7 +10,7 @@ printed text ``"n"`` and exactly one source:
 - ``{"claim": "sift.mse_gain", "reading": "", "stat": "mean" | "low" | "high"}``: the claim's mean or
   95% interval bound over the committed seeds (:func:`helpers.claims.judge`); ``"variant"``
   (``"attackerstrong"``) and ``"dataset"`` name another run's rows (:func:`helpers.claims.collect_rows`);
-- ``{"count": "08_claims.csv", "row": {"verdict": "reproduced"}}``: how many rows ``row`` selects;
+- ``{"count": "08_claims_table.csv", "row": {"verdict": "reproduced"}}``: how many rows ``row`` selects;
 - ``{"ratio" | "difference" | "change" | "min" | "max" | "mean": [source, source, ...]}``: a value
   derived from other sources (bindings without ``"n"``): a/b, a − b, a/b − 1, or over all;
 - ``{"py": "helpers.evaluation.grids.CEM_PLUGIN.lam"}``: a setting of the code (attribute, key and
