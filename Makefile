@@ -44,9 +44,18 @@ claims-strong: $(STAMP)  ## The claims of 04, 06 and 07 against the strong attac
 book: $(STAMP)  ## Static HTML book of the notebooks as make figures left them (no re-execution): build/book/html/index.html
 	$(PY) -m helpers.pipeline.book
 
-test: $(STAMP)  ## Unit tests, then every notebook at smoke scale with nbval
-	MIA_SCALE=smoke MIA_FIGURES_DIR="$(CURDIR)/build/test-figures" $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=900 -p no:cacheprovider --durations=15
+# Two sessions: the notebooks at smoke with nbval (one kernel at a time), then tests/ on TEST_WORKERS
+# pytest-xdist workers, which reuse the notebooks' executed copies and cache (one $$MIA_TEST_RUN id
+# ties them to this run; conftest.py). Both always run; the exit status is the first failure's.
+TEST_WORKERS ?= 2
+test: $(STAMP)  ## Every notebook at smoke scale with nbval, then the unit tests on TEST_WORKERS=2 workers
+	@export MIA_SCALE=smoke MIA_FIGURES_DIR="$(CURDIR)/build/test-figures" MIA_TEST_RUN="$$(date +%s%N)-$$$$"; \
+	status=0; \
+	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider \
+	  --durations=10 || status=$$?; \
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup -p no:cacheprovider --durations=15 || \
+	  { s=$$?; [ $$status -ne 0 ] || status=$$s; }; \
+	exit $$status
 
 student: $(STAMP)  ## Generate student/NN_*.ipynb from the exercises of the solution notebooks
 	$(PY) -m helpers.course.assignments

@@ -1,11 +1,18 @@
 """Shared set-up of the test suite (at the root, so that its hooks also see the notebooks nbval collects).
 
-`make test` executes each notebook once: nbval runs it (its cells are the first tests of the
-session), and this file keeps what nbval's kernel returned as an executed copy in
-:data:`EXECUTED`. The book (tests/test_book.py) and the checks that read executed notebooks reuse
-those copies (:func:`smoke_run`), and the student copies run against the cache the notebooks filled.
-Run alone, those tests execute what they need themselves.
+`make test` executes each notebook once: nbval runs it, and this file keeps what nbval's kernel
+returned as an executed copy in :data:`EXECUTED`. The book (tests/test_book.py) and the checks that
+read executed notebooks reuse those copies (:func:`smoke_run`), and the student copies run against
+the cache the notebooks filled. Run alone, those tests execute what they need themselves.
+
+`make test` runs two pytest sessions: the notebooks (one at a time: each one's cells in order in one
+kernel), then tests/ on two workers (pytest-xdist). Both sessions get the same ``$MIA_TEST_RUN``;
+the first records in :data:`RUN_RECORD` which notebooks it executed under that id, and the second
+reuses their copies only when the ids agree, so copies left by an earlier run are never taken for
+this one's. In a single session (``pytest tests notebooks``) the notebooks' cells run first.
 """
+import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -16,16 +23,37 @@ from helpers.core.io import atomic_write_text
 from helpers.core.kernels import prepare_kernels
 
 EXECUTED = paths.BUILD / "test-executed"   # nbval's executed copies of this session
+RUN_RECORD = EXECUTED / "run.json"          # {"run": $MIA_TEST_RUN, "notebooks": [names executed in it]}
+RUN_ENV_VAR = "MIA_TEST_RUN"
 NOTEBOOK_CACHE = {}                        # the cache and figure folders the notebooks ran with (set at configure)
 _nbval_done: set[str] = set()              # notebooks whose every cell nbval ran in this session
 
 
+THREADS_ENV_VAR = "OMP_NUM_THREADS"
+
+
 def pytest_configure(config):
     """Kernels started by nbval and the notebook tests read our quiet profile and import this
-    checkout's helpers (helpers.core.kernels)."""
+    checkout's helpers (helpers.core.kernels); a pytest-xdist worker takes its share of the cores."""
     prepare_kernels()
+    _share_the_cores()
     NOTEBOOK_CACHE["path"] = str(paths.cache_dir())
     NOTEBOOK_CACHE["figures"] = str(paths.figures_dir())
+
+
+def _share_the_cores() -> None:
+    """Under pytest-xdist, torch in each worker (and in what it starts) gets cores // workers threads:
+    two workers each spinning two OpenMP threads on two cores ran 2-4x slower than one worker.
+    What the notebooks ran with is kept for kernels that must hit their cache (:func:`notebook_cache`:
+    a cache key holds torch's thread count)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        NOTEBOOK_CACHE["threads"] = os.environ.get(THREADS_ENV_VAR)
+        share = max(1, (os.cpu_count() or 1) // workers)
+        os.environ[THREADS_ENV_VAR] = str(share)
+        torch.set_num_threads(share)
 
 
 def _is_nbval_cell(item) -> bool:
@@ -36,8 +64,8 @@ def pytest_collection_modifyitems(session, config, items):
     """The notebooks' cells first (in order), so every later test can reuse their executed copies."""
     items[:] = [item for item in items if _is_nbval_cell(item)] + [item for item in items if not _is_nbval_cell(item)]
     if any(_is_nbval_cell(item) for item in items):
-        for stale in EXECUTED.glob("*.ipynb"):
-            stale.unlink()
+        for stale in [*EXECUTED.glob("*.ipynb"), RUN_RECORD]:
+            stale.unlink(missing_ok=True)
         figures = Path(NOTEBOOK_CACHE["figures"])
         if figures.is_relative_to(paths.BUILD):  # the figures' registry of this run only (make test's folder)
             for stale in figures.glob("*.meta.json"):
@@ -60,13 +88,26 @@ def pytest_runtest_teardown(item, nextitem):
         name = Path(str(item.parent.fspath)).name
         atomic_write_text(EXECUTED / name, nbformat.writes(item.parent.nb))
         _nbval_done.add(name)
+        if os.environ.get(RUN_ENV_VAR):
+            record = {"run": os.environ[RUN_ENV_VAR], "notebooks": sorted(_nbval_done)}
+            atomic_write_text(RUN_RECORD, json.dumps(record))
+
+
+def _recorded_for_this_run() -> set[str]:
+    """The notebooks an earlier session of this ``make test`` (same ``$MIA_TEST_RUN``) executed."""
+    run = os.environ.get(RUN_ENV_VAR)
+    try:
+        record = json.loads(RUN_RECORD.read_text())
+    except (OSError, ValueError):
+        return set()
+    return set(record["notebooks"]) if run and record.get("run") == run else set()
 
 
 @pytest.fixture(scope="session")
 def nbval_executed():
     """A function of notebook names: :data:`EXECUTED` when nbval ran every one of them in this
-    session (their executed copies are there), else None."""
-    return lambda names: EXECUTED if set(names) <= _nbval_done else None
+    session or in this ``make test``'s notebook session (their executed copies are there), else None."""
+    return lambda names: EXECUTED if set(names) <= _nbval_done | _recorded_for_this_run() else None
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +151,13 @@ def isolated_state(tmp_path, monkeypatch):
 
 @pytest.fixture
 def notebook_cache(monkeypatch) -> str:
-    """The cache folder the notebooks ran with: a test that runs a notebook's cells again reuses it."""
+    """The cache folder the notebooks ran with: a test that runs a notebook's cells again reuses it
+    (its kernels get the notebooks' thread count too, which the cache keys hold)."""
     monkeypatch.setenv("MIA_CACHE_DIR", NOTEBOOK_CACHE["path"])
+    if "threads" in NOTEBOOK_CACHE:
+        if NOTEBOOK_CACHE["threads"] is None:
+            monkeypatch.delenv(THREADS_ENV_VAR, raising=False)
+        else:
+            monkeypatch.setenv(THREADS_ENV_VAR, NOTEBOOK_CACHE["threads"])
     return NOTEBOOK_CACHE["path"]
 

@@ -8,6 +8,9 @@ from helpers.data import load_dataset, split_dataset
 from helpers.evaluation.harness import ATTACKS, BASELINES, PRIOR_ATTACKS, SuiteBudget, run_suite
 from helpers.training import TrainConfig, train_classifier
 
+# pytest-xdist (make test): the classifier is trained once for the module
+pytestmark = pytest.mark.xdist_group("attack_protocol")
+
 
 class ConstantImage:
     """Reconstructs every image as a grey 0.5 (counts its fits, keeps the start it was given)."""

@@ -18,6 +18,9 @@ from helpers.core import paths
 from helpers.pipeline.book import build, figure_shortfall, registry_captions
 from helpers.pipeline.run import numbered_notebooks
 
+# pytest-xdist (make test): the book is built once, from the executed copies
+pytestmark = pytest.mark.xdist_group("book")
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if not CHROMIUM and not os.environ.get("CI"):
     pytest.skip("headless Chromium is not installed (Debian package `chromium`; .ci/run installs it)",

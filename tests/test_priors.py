@@ -21,6 +21,9 @@ from helpers.attacks.prior_attacks import DiffusionGuidedAttack, LatentSearchAtt
 from helpers.attacks.priors import (DDPM, ConvVAE, PriorConfig, TrainedPrior, cosine_betas, train_ddpm, train_vae,
                             trained_prior)
 
+# pytest-xdist (make test): the priors are trained once for the module
+pytestmark = pytest.mark.xdist_group("priors")
+
 SHAPE = (1, 14, 14)
 VAE = PriorConfig("vae", latent_dim=8, width=8, epochs=40, lr=3e-3, batch_size=32)
 DIFFUSION = PriorConfig("ddpm", width=8, epochs=10, lr=3e-3, batch_size=32, T=20)

@@ -30,12 +30,17 @@ psutil = pytest.importorskip("psutil")
 
 from helpers.pipeline import sweep  # noqa: E402
 
+# pytest-xdist (make test): one Ray at a time: never beside the local Ray of test_sweep
+pytestmark = pytest.mark.xdist_group("ray")
+
 RAY = str(Path(sys.executable).with_name("ray"))
 SECOND = "second_node"            # a custom resource that marks the node the test kills
 SEEDS = (0, 1, 2, 3)          # the second node finishes one, is killed in its next; the head retries it
-# Dead-node detection in about 2 s instead of Ray's default 15 s (RAY_<setting> overrides Ray's
-# config); no token authentication between processes of one machine (Ray >= 2.5x turns it on).
-CLUSTER_ENV = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4",
+# Dead-node detection in about 5 s instead of Ray's default 15 s (RAY_<setting> overrides Ray's
+# config; not faster: under make test another pytest worker shares the 2 cores, and a raylet slow to
+# answer must not be declared dead); no token authentication between processes of one machine
+# (Ray >= 2.5x turns it on).
+CLUSTER_ENV = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "10",
                "RAY_health_check_initial_delay_ms": "0", "RAY_AUTH_MODE": "disabled"}
 
 

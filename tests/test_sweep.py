@@ -10,6 +10,9 @@ from helpers.pipeline import sweep
 
 ray = pytest.importorskip("ray")
 
+# pytest-xdist (make test): one Ray at a time: never beside the two-node cluster of test_ray_cluster
+pytestmark = pytest.mark.xdist_group("ray")
+
 
 @pytest.fixture(scope="module")
 def local_ray():
