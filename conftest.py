@@ -5,11 +5,12 @@ returned as an executed copy in :data:`EXECUTED`. The book (tests/test_book.py) 
 read executed notebooks reuse those copies (:func:`smoke_run`), and the student copies run against
 the cache the notebooks filled. Run alone, those tests execute what they need themselves.
 
-`make test` runs two pytest sessions: the notebooks (one at a time: each one's cells in order in one
-kernel), then tests/ on two workers (pytest-xdist). Both sessions get the same ``$MIA_TEST_RUN``;
-the first records in :data:`RUN_RECORD` which notebooks it executed under that id, and the second
-reuses their copies only when the ids agree, so copies left by an earlier run are never taken for
-this one's. In a single session (``pytest tests notebooks``) the notebooks' cells run first.
+`make test` runs two pytest sessions, each on two pytest-xdist workers: the notebooks (a notebook's
+cells in order in one kernel, heaviest notebooks first), then tests/. Both get the same
+``$MIA_TEST_RUN``; beside each executed copy the first writes a record of that id (and of the thread
+count its kernel ran with), and the second reuses a copy only when the ids agree, so copies left by
+an earlier run are never taken for this one's. In a single session (``pytest tests notebooks``)
+the notebooks' cells run first.
 """
 import json
 import os
@@ -23,13 +24,14 @@ from helpers.core.io import atomic_write_text
 from helpers.core.kernels import prepare_kernels
 
 EXECUTED = paths.BUILD / "test-executed"   # nbval's executed copies of this session
-RUN_RECORD = EXECUTED / "run.json"          # {"run": $MIA_TEST_RUN, "notebooks": [names executed in it]}
 RUN_ENV_VAR = "MIA_TEST_RUN"
+THREADS_ENV_VAR = "OMP_NUM_THREADS"
+RECORD_SUFFIX = ".run.json"                # beside NN.ipynb: {"run": $MIA_TEST_RUN, "threads": its kernel's}
+# Notebook files go to the workers in this order: the longest first, so none is left running alone
+# at the end (at smoke from an empty cache: 07 about 4 minutes, 04 2, 03 1, the others less).
+HEAVIEST_FIRST = ("07", "04", "03")
 NOTEBOOK_CACHE = {}                        # the cache and figure folders the notebooks ran with (set at configure)
 _nbval_done: set[str] = set()              # notebooks whose every cell nbval ran in this session
-
-
-THREADS_ENV_VAR = "OMP_NUM_THREADS"
 
 
 def pytest_configure(config):
@@ -42,15 +44,12 @@ def pytest_configure(config):
 
 
 def _share_the_cores() -> None:
-    """Under pytest-xdist, torch in each worker (and in what it starts) gets cores // workers threads:
-    two workers each spinning two OpenMP threads on two cores ran 2-4x slower than one worker.
-    What the notebooks ran with is kept for kernels that must hit their cache (:func:`notebook_cache`:
-    a cache key holds torch's thread count)."""
+    """Under pytest-xdist, torch in each worker and in the kernels it starts gets cores // workers
+    threads: two workers each spinning two OpenMP threads on two cores ran 2-4x slower than one."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
         import torch
 
-        NOTEBOOK_CACHE["threads"] = os.environ.get(THREADS_ENV_VAR)
         share = max(1, (os.cpu_count() or 1) // workers)
         os.environ[THREADS_ENV_VAR] = str(share)
         torch.set_num_threads(share)
@@ -60,16 +59,24 @@ def _is_nbval_cell(item) -> bool:
     return type(item).__name__ == "IPyNbCell"
 
 
+def _notebook_rank(item) -> tuple:
+    name = Path(str(item.fspath)).name
+    heavy = [i for i, prefix in enumerate(HEAVIEST_FIRST) if name.startswith(prefix)]
+    return (heavy[0] if heavy else len(HEAVIEST_FIRST), name)
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """The notebooks' cells first (in order), so every later test can reuse their executed copies."""
-    items[:] = [item for item in items if _is_nbval_cell(item)] + [item for item in items if not _is_nbval_cell(item)]
-    if any(_is_nbval_cell(item) for item in items):
-        for stale in [*EXECUTED.glob("*.ipynb"), RUN_RECORD]:
+    """The notebooks' cells first (heaviest notebooks first, each one's cells in order), so every
+    later test can reuse their executed copies."""
+    cells = sorted((item for item in items if _is_nbval_cell(item)), key=_notebook_rank)  # stable: cell order kept
+    items[:] = cells + [item for item in items if not _is_nbval_cell(item)]
+    if cells:
+        for stale in [*EXECUTED.glob("*.ipynb"), *EXECUTED.glob("*" + RECORD_SUFFIX)]:
             stale.unlink(missing_ok=True)
         figures = Path(NOTEBOOK_CACHE["figures"])
         if figures.is_relative_to(paths.BUILD):  # the figures' registry of this run only (make test's folder)
             for stale in figures.glob("*.meta.json"):
-                stale.unlink()
+                stale.unlink(missing_ok=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -89,25 +96,29 @@ def pytest_runtest_teardown(item, nextitem):
         atomic_write_text(EXECUTED / name, nbformat.writes(item.parent.nb))
         _nbval_done.add(name)
         if os.environ.get(RUN_ENV_VAR):
-            record = {"run": os.environ[RUN_ENV_VAR], "notebooks": sorted(_nbval_done)}
-            atomic_write_text(RUN_RECORD, json.dumps(record))
+            record = {"run": os.environ[RUN_ENV_VAR], "threads": os.environ.get(THREADS_ENV_VAR)}
+            atomic_write_text(EXECUTED / (name + RECORD_SUFFIX), json.dumps(record))
 
 
-def _recorded_for_this_run() -> set[str]:
-    """The notebooks an earlier session of this ``make test`` (same ``$MIA_TEST_RUN``) executed."""
-    run = os.environ.get(RUN_ENV_VAR)
-    try:
-        record = json.loads(RUN_RECORD.read_text())
-    except (OSError, ValueError):
-        return set()
-    return set(record["notebooks"]) if run and record.get("run") == run else set()
+def _records_of_this_run() -> dict[str, dict]:
+    """{notebook: its record} for the notebooks an earlier session of this ``make test`` (the same
+    ``$MIA_TEST_RUN``) executed."""
+    run, found = os.environ.get(RUN_ENV_VAR), {}
+    for path in EXECUTED.glob("*" + RECORD_SUFFIX) if run else []:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("run") == run:
+            found[path.name[:-len(RECORD_SUFFIX)]] = record
+    return found
 
 
 @pytest.fixture(scope="session")
 def nbval_executed():
     """A function of notebook names: :data:`EXECUTED` when nbval ran every one of them in this
     session or in this ``make test``'s notebook session (their executed copies are there), else None."""
-    return lambda names: EXECUTED if set(names) <= _nbval_done | _recorded_for_this_run() else None
+    return lambda names: EXECUTED if set(names) <= _nbval_done | set(_records_of_this_run()) else None
 
 
 @pytest.fixture(scope="session")
@@ -154,10 +165,11 @@ def notebook_cache(monkeypatch) -> str:
     """The cache folder the notebooks ran with: a test that runs a notebook's cells again reuses it
     (its kernels get the notebooks' thread count too, which the cache keys hold)."""
     monkeypatch.setenv("MIA_CACHE_DIR", NOTEBOOK_CACHE["path"])
-    if "threads" in NOTEBOOK_CACHE:
-        if NOTEBOOK_CACHE["threads"] is None:
+    threads = {record["threads"] for record in _records_of_this_run().values()}
+    if len(threads) == 1:   # the notebooks ran in this make test's first session: their kernels' count
+        [count] = threads
+        if count is None:
             monkeypatch.delenv(THREADS_ENV_VAR, raising=False)
         else:
-            monkeypatch.setenv(THREADS_ENV_VAR, NOTEBOOK_CACHE["threads"])
+            monkeypatch.setenv(THREADS_ENV_VAR, count)
     return NOTEBOOK_CACHE["path"]
-

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from devtools import Browser
 from helpers.core import paths
 from helpers.pipeline.book import build, figure_shortfall, registry_captions
 from helpers.pipeline.run import numbered_notebooks
@@ -32,7 +32,7 @@ PAGES = ([page.stem + ".html" for page in sorted((paths.ROOT / "book").glob("*.m
          + [nb.stem + ".html" for nb in NOTEBOOKS])
 
 # Appended to a copy of a page: once MathJax has typeset the page (or at load when the page has no
-# math), write what the browser sees into the DOM, which --dump-dom then prints.
+# math), write what the browser sees into the DOM, where the test reads it.
 PROBE = """<script>
 window.addEventListener("load", function () {
   function report() {
@@ -157,28 +157,35 @@ def test_the_claims_page_has_every_claim_in_full_and_the_pages_quote_the_readme(
     assert all(claim in index for claim in table.claim) and "no effect" not in index, "the short table"
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_page_loads_with_images_and_math_in_chromium(html, page, tmp_path):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """One headless Chromium for every page (starting it costs seconds; tests/devtools.py)."""
     assert CHROMIUM, "CI must install Debian's chromium (.ci/run does)"
+    with Browser(CHROMIUM, tmp_path_factory.mktemp("chromium")) as running:
+        yield running
+
+
+# What the probe left in the page (null until it has run), then the probe removed from the view
+READ_PROBE = "(function () { var p = document.getElementById('book-probe'); return p ? p.textContent : null; })()"
+HIDE_PROBE = "document.getElementById('book-probe').remove()"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_with_images_and_math_in_chromium(html, browser, page):
     probe = html / f"probe-{page}"
     probe.write_text((html / page).read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
                      encoding="utf-8")
-    chromium = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path}",
-                "--virtual-time-budget=30000"]
     try:
-        dom = subprocess.run([*chromium, "--dump-dom", probe.as_uri()],
-                             capture_output=True, text=True, timeout=120, check=True).stdout
+        report = browser.read(probe.as_uri(), READ_PROBE)
     finally:
         probe.unlink()
+    assert report is not None, f"{page}: the page did not finish loading (no probe output)"
+    browser.evaluate(HIDE_PROBE)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)   # what a reader sees at the top of the page
     shot = SCREENSHOTS / page.replace(".html", ".png")
-    subprocess.run([*chromium, "--hide-scrollbars", "--window-size=1280,2000", f"--screenshot={shot}",
-                    (html / page).as_uri()], capture_output=True, timeout=120, check=True)
+    browser.screenshot(shot)
     assert shot.stat().st_size > 10_000, f"{page}: the screenshot is blank"
-    found = re.search(r'<pre id="book-probe"[^>]*>(.*?)</pre>', dom, re.S)
-    assert found, f"{page}: the page did not finish loading (no probe output)"
-    seen = json.loads(unescape(found[1]))
+    seen = json.loads(report)
     assert seen["broken"] == [], f"{page}: images that did not load"
     if seen["math"]:
         assert seen["mathjax"], f"{page}: has math but MathJax did not load"

@@ -1,4 +1,5 @@
 import json
+import time
 import warnings
 
 import pytest
@@ -57,7 +58,29 @@ def test_interrupted_write_leaves_nothing(monkeypatch):
         cache.cached("demo", {"k": 3}, lambda: {"w": torch.ones(1)})
     data_path, meta_path = cache.entry_paths("demo", {"k": 3})
     assert not data_path.exists() and not meta_path.exists()
-    assert list(data_path.parent.iterdir()) == []  # no temporary file left behind
+    left = [path.name for path in data_path.parent.iterdir()]
+    assert left == [meta_path.with_suffix(cache.LOCK_SUFFIX).name]  # the entry's lock; no temporary file
+
+
+def test_two_callers_of_a_missing_entry_compute_it_once():
+    """The second waits on the entry's lock while the first computes, then reads what it stored."""
+    import threading
+
+    calls, results = [], []
+
+    def compute():
+        calls.append(threading.get_ident())
+        time.sleep(0.5)   # long enough for the other caller to arrive while this one computes
+        return {"w": torch.full((2,), 7.0)}
+
+    callers = [threading.Thread(target=lambda: results.append(cache.cached("demo", {"k": 9}, compute)))
+               for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=30)
+    assert len(calls) == 1, "computed once"
+    assert len(results) == 2 and all(torch.equal(r["w"], torch.full((2,), 7.0)) for r in results)
 
 
 def test_failed_computation_writes_nothing():
@@ -68,9 +91,9 @@ def test_failed_computation_writes_nothing():
 
 def test_sidecar_records_the_cost_and_the_notebook(monkeypatch):
     monkeypatch.setenv(cache.NOTEBOOK_ENV_VAR, "04_demo")
-    clock = iter([10.0, 12.5])  # compute() starts at 10 s and ends at 12.5 s
-    monkeypatch.setattr(cache.time, "perf_counter", lambda: next(clock))
-    cache.cached("demo", {"cost": 1}, lambda: {"w": torch.ones(1)})
+    computed = []   # the clock reads 10 s until compute() has run, 12.5 s after (the lock reads it too)
+    monkeypatch.setattr(cache.time, "perf_counter", lambda: 12.5 if computed else 10.0)
+    cache.cached("demo", {"cost": 1}, lambda: computed.append(1) or {"w": torch.ones(1)})
     monkeypatch.delenv(cache.NOTEBOOK_ENV_VAR)
     cache.save("demo", {"cost": 2}, {"w": torch.ones(1)}, seconds=1.5)
     cache.save("other", {"cost": 3}, {"w": torch.ones(1)})  # no time known: counts as 0

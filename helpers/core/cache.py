@@ -8,7 +8,8 @@ Payloads are loaded with ``weights_only=True``: tensors, numbers, strings, lists
 The sidecar also records what the entry cost: the seconds its computation took and the notebook
 that asked for it (``$MIA_NOTEBOOK``, set by the pipeline); :func:`cost_table` sums them.
 
-An entry path that resolves outside the cache folder (a symbolic link leading out) is refused.
+Each entry has a lock file beside it (``<hash>.lock``): two processes that need the same missing
+entry compute it once (:func:`cached`). An entry path that resolves outside the cache folder (a symbolic link leading out) is refused.
 Temporary files of interrupted writes older than an hour are removed the first time a process uses
 the cache folder. Corrupt-entry warnings also go to ``<cache_dir>/warnings.log``, which the pipeline
 prints after each notebook (a warning inside a kernel would otherwise stay in the executed copy).
@@ -28,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+import filelock
 import torch
 
 from . import paths
@@ -146,6 +148,7 @@ def warnings_since(offset: int) -> list[str]:
 
 
 NOTEBOOK_ENV_VAR = "MIA_NOTEBOOK"
+LOCK_SUFFIX = ".lock"   # beside an entry's sidecar: <kind>/<key>.lock
 
 
 def save(kind: str, config: dict, payload: dict, seconds: float | None = None,
@@ -184,18 +187,29 @@ def load(kind: str, config: dict, device: str | torch.device = "cpu") -> dict | 
         return None
 
 
+def entry_lock(kind: str, config: dict, device: str | torch.device = "cpu") -> filelock.FileLock:
+    """The lock of one entry: held while it is looked up and, when missing, computed and stored."""
+    _, meta_path = entry_paths(kind, config, device)
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(meta_path.with_suffix(LOCK_SUFFIX))
+
+
 def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool = False,
            device: str | torch.device = "cpu") -> dict:
     """Load the result for ``config`` computed with this thread count on ``device`` (its type is
-    part of the key), or compute, store and return it."""
-    if not overwrite:
-        payload = load(kind, config, device)
-        if payload is not None:
-            return payload
-    start = time.perf_counter()
-    payload = compute()
-    save(kind, config, payload, seconds=time.perf_counter() - start, device=device)
-    return payload
+    part of the key), or compute, store and return it. Two processes that need the same missing
+    entry (two notebooks, two sweep jobs) compute it once: the second waits on the entry's lock
+    and then reads it. Entries computed inside ``compute`` take their own locks; entries form no
+    cycle (none is computed from itself), so the waits cannot deadlock."""
+    with entry_lock(kind, config, device):
+        if not overwrite:
+            payload = load(kind, config, device)
+            if payload is not None:
+                return payload
+        start = time.perf_counter()
+        payload = compute()
+        save(kind, config, payload, seconds=time.perf_counter() - start, device=device)
+        return payload
 
 
 def cost_table(folder: Path | None = None):
