@@ -43,9 +43,15 @@ def measure() -> dict:
         tests, rc, log = timed(["make", "test"], clone)
     LOG.parent.mkdir(exist_ok=True)
     LOG.write_text(log, encoding="utf-8")  # the slowest tests (--durations) are in it
-    summary = next((line for line in reversed(log.splitlines()) if " passed" in line or " failed" in line), "")
+    summary = "; ".join(summaries(log))
     return {"revision": revision, "date": datetime.date.today().isoformat(), "install": install, "tests": tests,
-            "result": ("passed" if rc == 0 else "FAILED") + (f" ({summary.strip('= ')})" if summary else "")}
+            "result": ("passed" if rc == 0 else "FAILED") + (f" ({summary})" if summary else "")}
+
+
+def summaries(log: str) -> list[str]:
+    """pytest's closing line of each session in ``log`` (make test runs two: notebooks, then tests/)."""
+    return [line.strip("= ") for line in log.splitlines()
+            if line.startswith("=") and (" passed" in line or " failed" in line) and " in " in line]
 
 
 def section(previous_rows: list[str], run: dict) -> list[str]:
