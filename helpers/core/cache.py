@@ -9,7 +9,8 @@ The sidecar also records what the entry cost: the seconds its computation took a
 that asked for it (``$MIA_NOTEBOOK``, set by the pipeline); :func:`cost_table` sums them.
 
 Each entry has a lock file beside it (``<hash>.lock``): two processes that need the same missing
-entry compute it once (:func:`cached`). An entry path that resolves outside the cache folder (a symbolic link leading out) is refused.
+entry compute it once (:func:`cached`). An entry path that resolves outside the cache folder (a
+symbolic link leading out) is refused.
 Temporary files of interrupted writes older than an hour are removed the first time a process uses
 the cache folder. Corrupt-entry warnings also go to ``<cache_dir>/warnings.log``, which the pipeline
 prints after each notebook (a warning inside a kernel would otherwise stay in the executed copy).
