@@ -21,7 +21,12 @@ help:  ## List the targets
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --no-compile -e .  # no byte-compiling of every installed file (80 s): Python compiles what it imports
+	$(PY) -m pip install -q --no-compile -e .
+	@# byte-compile here, on every core (pip's own pass is serial: 80 s): with PYTHONDONTWRITEBYTECODE set, as
+	@# on CI machines, Python never stores what it compiles, and every kernel, worker and Ray task would
+	@# compile torch again (5-8 s each: +4.5 min of make test). Test suites are skipped; the few files
+	@# meant for other Python versions fail to compile, as they do under pip, and are never imported.
+	@$(PY) -m compileall -q -j 0 -x '/tests?/|/testing/_internal/' $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') helpers > /dev/null || true
 	@touch $@
 
 env: $(STAMP)  ## Create .venv and install the pinned dependencies (done once)

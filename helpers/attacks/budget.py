@@ -107,14 +107,15 @@ class SuiteBudget:
 
     @classmethod
     def from_scale(cls, scale: Scale, **overrides) -> "SuiteBudget":
-        """smoke: token budgets; quick: a decoder of width 32 without the extra 28×28 conv, trained 6
-        epochs in batches of 64 at lr 3e-3 (measured on the VGG at pool1/pool2/pool3/fc1: MSE within
-        0-15% of width 64, in half the time; fewer epochs cost more: 5 epochs +10%, 4 epochs +25%),
+        """smoke: token budgets (a decoder of width 16, 16 optimised images: every path in seconds);
+        quick: a decoder of width 32 without the extra 28×28 conv, trained 6 epochs in batches of 64
+        at lr 3e-3 (measured on the VGG at pool1/pool2/pool3/fc1: MSE within 0-15% of width 64, in
+        half the time; fewer epochs cost more: 5 epochs +10%, 4 epochs +25%),
         a shadow edge trained 3 epochs, 100 white-box and 66 hybrid steps on 64 images, 100 latent-search
         steps (200 gained under 1% MSE at pool3); paper: the full budget. The priors of the prior
         attacks: :meth:`PriorConfig.from_scale`."""
-        per_scale = {"smoke": dict(white_box_steps=20, hybrid_steps=10, n_eval_optimisation=32, decoder_depth=0,
-                                   decoder_lr=3e-3, decoder_batch_size=64, latent_steps=10),
+        per_scale = {"smoke": dict(white_box_steps=20, hybrid_steps=10, n_eval_optimisation=16, decoder_depth=0,
+                                   decoder_width=16, decoder_lr=3e-3, decoder_batch_size=64, latent_steps=10),
                      "quick": dict(white_box_steps=100, hybrid_steps=66, n_eval_optimisation=64, decoder_depth=0,
                                    decoder_width=32, decoder_lr=3e-3, decoder_batch_size=64, shadow_epochs=3,
                                    latent_steps=100),
