@@ -124,7 +124,7 @@ def test_function_length_check_sees_a_long_function():
 
 
 @pytest.mark.parametrize("folder", ["core", "data", "models", "theory", "defenses", "training", "attacks",
-                                    "evaluation", "claims", "pipeline", "course"])
+                                    "evaluation", "claims", "pipeline", "course", "audit"])
 def test_every_layer_is_a_documented_package(folder):
     init = ROOT / "helpers" / folder / "__init__.py"
     assert init.is_file(), f"helpers/{folder} is not a package"

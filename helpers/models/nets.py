@@ -112,16 +112,6 @@ def constant_width(input_shape=(1, 28, 28), num_classes: int = 10, width: int = 
 ARCHS = {"vgg": vgg_style, "resnet": small_resnet, "constant": constant_width}
 
 
-def build_model(arch: str, input_shape=(1, 28, 28), num_classes: int = 10, width: int | None = None
-                ) -> SplittableNet:
-    """Build one of :data:`ARCHS` (``width`` None keeps the architecture's default)."""
-    builder = ARCHS[check_choice("arch", arch, ARCHS)]
-    if width is not None and (int(width) != width or width <= 0):
-        raise ValueError(f"width must be a positive integer, got {width!r}")
-    kwargs = {} if width is None else {"width": int(width)}
-    return builder(input_shape, num_classes, **kwargs)
-
-
 def check_cut(model: SplittableNet, cut: str) -> str:
     return check_choice("cut", cut, model.cut_names)
 

@@ -225,8 +225,40 @@ class PaperClaims(Parameters):
     attacker_variant: RunName = "attackerstrong"
 
 
+class Audit(Parameters):
+    """Notebook 09 and ``python -m helpers.audit``: a user's model, split at named modules; ``n_seeds``
+    seeds from ``seed`` on."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model: Annotated[str, Field(min_length=3)] = "torchvision:resnet18"
+    cuts: Annotated[list[str], Field(min_length=1)] = ["layer1", "layer2", "layer3"]
+    dataset: Dataset = "fashion-mnist"
+    n_seeds: Count = 1
+    attackers: Annotated[list[Literal["standard", "strong"]], Field(min_length=1, max_length=2)] = [
+        "standard", "strong"]
+    checkpoint: str = ""                 # "": trained with the project's loop at the scale
+    max_edge_mflops: NonNegative = 0.0   # 0: no edge budget
+    out: Annotated[str, Field(min_length=1)] = "build/audit"
+
+    @model_validator(mode="after")
+    def the_model_splits_at_the_cuts(self):
+        for name, values in (("cuts", self.cuts), ("attackers", self.attackers)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"parameter {name} = {values!r}: list each once")
+        from ..data import load_dataset
+
+        data = load_dataset(self.dataset)
+        try:
+            build_model(self.model, data.image_shape, data.num_classes, cuts=self.cuts)
+        except ValueError as error:
+            raise ValueError(f"parameter model = {self.model!r}, cuts = {self.cuts!r} "
+                             f"(images {data.image_shape}): {error}") from None
+        return self
+
+
 SCHEMAS = {"00": Quickstart, "01": EntropyBound, "02": IntraClassVariance, "03": AttackEvaluation,
-           "04": SiftFunnel, "05": Cem, "06": Patrol, "07": DefenseBenchmark, "08": PaperClaims}
+           "04": SiftFunnel, "05": Cem, "06": Patrol, "07": DefenseBenchmark, "08": PaperClaims,
+           "09": Audit}
 
 
 def validate(notebook: str, namespace: dict) -> BaseModel:

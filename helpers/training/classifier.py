@@ -20,7 +20,7 @@ from ..core.progress import progress
 from ..core.repro import resolve_device, seed_everything
 from ..data import DATASETS, Split, Splits, fit_sizes
 from ..defenses import Defense, ObservedEdge, from_config
-from ..models import ARCHS, SplittableNet, build_model, check_cut, split
+from ..models import SplittableNet, build_model, check_arch, check_cut, is_external, source_digest, split
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,12 @@ class TrainConfig:
     keep_epoch_states: bool = False   # store the weights after every epoch (training dynamics)
     defense: dict | None = None       # Defense.config() of a defense trained in (None: undefended)
     cut: str | None = None            # where the defense acts; required with a defense
+    cuts: tuple | None = None         # a user's model (arch "torchvision:NAME", "module:function"): where it is split
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
-        check_choice("arch", self.arch, ARCHS)
+        check_arch(self.arch)
+        self._check_cuts()
         check_range("label_smoothing", self.label_smoothing, -0.5, 1.0)
         check_range("lr", self.lr, 0.0, low_inclusive=False)
         if type(self.n_val) is not int or not 0 <= self.n_val < self.n_train:
@@ -65,15 +67,35 @@ class TrainConfig:
             object.__setattr__(self, "defense", defense.config())
             if self.cut is None:
                 raise ValueError("a defended classifier needs the cut point the defense acts at")
-            check_cut(build_model(self.arch), self.cut)
-            defense.build(build_model(self.arch), self.cut)  # architecture/cut compatibility
+            if is_external(self.arch):   # the architecture is built, with the data's shape, where it is trained
+                check_choice("cut", self.cut, self.cuts)
+            else:
+                check_cut(build_model(self.arch), self.cut)
+                defense.build(build_model(self.arch), self.cut)  # architecture/cut compatibility
             if defense.label_smoothing is not None and self.label_smoothing != 0:
                 raise ValueError(f"{defense} sets the label smoothing itself; leave label_smoothing at 0")
 
+    def _check_cuts(self) -> None:
+        if not is_external(self.arch):
+            if self.cuts is not None:
+                raise ValueError(f"cuts are set for a user's model only, not for arch {self.arch!r}")
+            return
+        if isinstance(self.cuts, str) or not self.cuts or not all(isinstance(c, str) and c for c in self.cuts):
+            raise ValueError(f"a user's model ({self.arch!r}) needs cuts: a non-empty list of module names, "
+                             f"got {self.cuts!r}")
+        if self.width is not None:
+            raise ValueError(f"width applies to the built-in architectures, not to {self.arch!r}")
+        object.__setattr__(self, "cuts", tuple(self.cuts))
+
     def cache_fields(self) -> dict:
         """The fields that identify the weights; the defense fields only when a defense is set, so
-        undefended classifiers keep the keys they had before defenses existed."""
+        undefended classifiers keep the keys they had before defenses existed. A user's model adds
+        its cuts (the weights' names follow the split) and a digest of the code that defines it."""
         fields = dataclasses.asdict(self)
+        if self.cuts is None:
+            fields.pop("cuts")
+        else:
+            fields["cuts"], fields["model_source"] = list(self.cuts), source_digest(self.arch)
         if self.n_val == 0:  # classifiers trained on all of target-train keep their keys
             fields.pop("n_val")
         if self.defense is None:
@@ -85,7 +107,8 @@ class TrainConfig:
 
     def build_model(self, input_shape, num_classes: int) -> SplittableNet:
         """The untrained classifier as deployed: the architecture, changed by the defense if any."""
-        return self.make_defense().build(build_model(self.arch, tuple(input_shape), num_classes, self.width), self.cut)
+        model = build_model(self.arch, tuple(input_shape), num_classes, self.width, self.cuts)
+        return self.make_defense().build(model, self.cut)
 
     @property
     def target_smoothing(self) -> float:

@@ -1,0 +1,161 @@
+"""The audit of a user's model (helpers/audit): its rule on hand-made tables, its run at smoke for a
+torchvision ResNet-18 and a user's nn.Sequential, a checkpoint, and the command's errors."""
+import math
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+import torch
+
+from helpers.audit import AuditPlan, agreement, recommend_cut, run_audit, summary_text, write_report
+from helpers.audit.__main__ import main
+
+USER_MODULE = """
+    from torch import nn
+
+    def small(num_classes=10):
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(8 * 7 * 7, 32), nn.ReLU(), nn.Linear(32, num_classes))
+"""
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "audited_models.py").write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "audited_models"
+    sys.modules.pop("audited_models", None)
+
+
+def _table(worst, flops=(1.0, 5.0, 20.0, 40.0)):
+    return pd.DataFrame({"cut": ["a", "b", "c", "d"], "edge_MFLOPs": list(flops), "worst_mse": list(worst),
+                         "class_mean_mse": [0.10] * 4})
+
+
+def test_the_shallowest_cut_whose_worst_case_reaches_the_class_mean_is_recommended():
+    chosen = recommend_cut(_table([0.01, 0.05, 0.10, 0.30]))
+    assert chosen.cut == "c", "0.10 reaches the reference 0.10; b (0.05) does not"
+    assert chosen.closest == "d" and chosen.within_budget == ["a", "b", "c", "d"]
+    assert "c: the shallowest cut whose worst-case attack MSE (0.1) reaches the class-mean reference's (0.1)" \
+        in chosen.text
+
+
+def test_the_edge_budget_leaves_out_the_costlier_cuts():
+    over = recommend_cut(_table([0.01, 0.05, 0.10, 0.30]), max_edge_mflops=10)
+    assert over.cut is None and over.closest == "b" and over.within_budget == ["a", "b"]
+    assert "no cut within 10 MFLOPs is private by this rule: the closest, b, is reconstructed with 0.50×" in over.text
+    assert recommend_cut(_table([0.01, 0.20, 0.10, 0.30]), max_edge_mflops=10).cut == "b"
+    none = recommend_cut(_table([0.01, 0.2, 0.1, 0.3]), max_edge_mflops=0.5)
+    assert none.cut is None and none.within_budget == [] and "the cheapest, a, costs 1 MFLOPs" in none.text
+
+
+def test_the_rule_refuses_a_table_without_its_columns_and_a_bad_budget():
+    with pytest.raises(ValueError, match=r"lacks columns \['worst_mse'\]"):
+        recommend_cut(_table([0.1] * 4).drop(columns="worst_mse"))
+    with pytest.raises(ValueError, match="max_edge_mflops"):
+        recommend_cut(_table([0.1] * 4), max_edge_mflops=-1)
+
+
+def test_gpz_and_the_attacks_agree_when_the_recommended_cut_is_in_the_zone():
+    chosen = recommend_cut(_table([0.01, 0.05, 0.10, 0.30]))
+    assert agreement("c", chosen).endswith("they agree.")
+    assert agreement("b..c", chosen).endswith("they agree.")
+    assert agreement("a", chosen) == "GPZ's rule picks a; the attacks' rule picks c: they disagree."
+    assert "cannot confirm" in agreement("a", recommend_cut(_table([0.01] * 4)))
+    assert agreement("n/a (the rule needs 3 cuts or more)", chosen).startswith("GPZ's rule was not applied")
+
+
+@pytest.fixture(scope="module")
+def sequential_audit(tmp_path_factory):
+    """A user's nn.Sequential audited at smoke on mnist5k (two seeds, both attackers)."""
+    folder = tmp_path_factory.mktemp("user")
+    (folder / "audited_models.py").write_text(textwrap.dedent(USER_MODULE))
+    with pytest.MonkeyPatch.context() as patch:   # module scope: before the per-test isolated cache
+        patch.setenv("MIA_CACHE_DIR", str(folder / "cache"))
+        patch.syspath_prepend(str(folder))
+        yield _audit(folder)
+    sys.modules.pop("audited_models", None)
+
+
+def _audit(folder):
+    plan = AuditPlan("audited_models:small", ("5", "2", "8"), "mnist5k", "smoke", (0, 1), ("standard", "strong"))
+    result = run_audit(plan)
+    recommendation = recommend_cut(result["table"])
+    return result, recommendation, write_report(result, recommendation, folder / "report")
+
+
+def test_an_audit_of_a_user_sequential_reports_every_cut_in_forward_order(sequential_audit):
+    result, recommendation, paths = sequential_audit
+    table = result["table"]
+    assert list(table.cut) == ["2", "5", "8"] and list(table.seeds) == [2, 2, 2]
+    assert (table.edge_MFLOPs.diff().dropna() > 0).all(), "deeper cuts cost more"
+    assert table.worst_mse.equals(table[["mse_standard", "mse_strong"]].min(axis=1))
+    assert (table.mse_strong <= table.mse_standard + 1e-12).all(), "the strong attacker includes the standard one"
+    assert (table.mse_strong_low <= table.mse_strong).all() and (table.mse_strong <= table.mse_strong_high).all()
+    per_seed = result["per_seed"]
+    assert sorted(per_seed.seed.unique()) == [0, 1] and len(per_seed) == 6
+    assert math.isclose(table.set_index("cut").radius["5"], per_seed[per_seed.cut == "5"].radius.mean())
+    assert result["gpz"] in {"2", "5", "8", "2..5", "2..8", "5..8"}
+    for path in paths.values():
+        assert path.stat().st_size > 0
+    assert pd.read_csv(paths["audit.csv"]).cut.astype(str).tolist() == ["2", "5", "8"]
+    text = paths["audit.md"].read_text()
+    assert text == summary_text(result, recommendation) and recommendation.text in text
+    assert f"| 5 | {table.edge_MFLOPs[1]:.3g} |" in text, "the summary's numbers are the table's"
+
+
+def test_an_audit_of_a_torchvision_resnet18_runs_at_smoke(tmp_path):
+    plan = AuditPlan("torchvision:resnet18", ("layer2", "layer1"), "mnist5k", "smoke", (0,), ("standard",))
+    result = run_audit(plan)
+    table = result["table"]
+    assert list(table.cut) == ["layer1", "layer2"] and table.mse_strong.isna().all()
+    assert result["gpz"].startswith("n/a"), "two cuts: GPZ's rule needs three"
+    assert (table.worst_mse > 0).all() and table.accuracy.nunique() == 1
+    paths = write_report(result, recommend_cut(table), tmp_path / "resnet")
+    assert paths["audit.png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_checkpoint_is_audited_with_its_own_weights(user_module, tmp_path):
+    from helpers.audit.checkpoint import load_checkpoint
+    from helpers.data import load_dataset, split_dataset
+    from helpers.models import load_network
+
+    torch.manual_seed(3)
+    network = load_network(f"{user_module}:small", 10)
+    torch.save(network.state_dict(), tmp_path / "weights.pt")
+    plan = AuditPlan(f"{user_module}:small", ("5",), "mnist5k", "smoke", (0,), ("standard",),
+                     checkpoint=str(tmp_path / "weights.pt"))
+    data = load_dataset("mnist5k")
+    config = plan.config(data, 0)
+    splits = split_dataset(data, **config.split_kwargs())
+    trained = load_checkpoint(tmp_path / "weights.pt", config, splits)
+    with torch.no_grad():
+        expected = (network.eval()(splits.test.x).argmax(1) == splits.test.y).double().mean().item()
+    assert trained.test_accuracy == expected and len(trained.cache_key["checkpoint"]) == 16
+    torch.save({"0.weight": torch.zeros(1)}, tmp_path / "wrong.pt")
+    with pytest.raises(ValueError, match=r"checkpoint .*wrong.pt' does not fit"):
+        load_checkpoint(tmp_path / "wrong.pt", config, splits)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_checkpoint(tmp_path / "absent.pt", config, splits)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--cuts", "layer9"], r"unknown cut 'layer9'; valid cut names of this model: conv1, bn1"),
+    (["--cuts", "fc"], r"cut 'fc' is at or after the model's classifier head"),
+    (["--cuts", "layer1,layer1"], r"parameter cuts = \['layer1', 'layer1'\]: list each once"),
+    (["--cuts", "layer1", "--attackers", "weak"], r"parameter attackers\[0\] = .*'weak'"),
+    (["--cuts", "layer1", "--scale", "huge"], r"parameter scale = 'huge'"),
+    (["--cuts", "layer1", "--dataset", "imagenet"], r"parameter dataset = 'imagenet': not a known dataset"),
+    (["--cuts", "layer1", "--max-edge-mflops", "-3"], r"parameter max_edge_mflops = -3.0"),
+])
+def test_the_command_refuses_bad_input_before_any_training(argv, message, capsys):
+    assert main(["--model", "torchvision:resnet18", "--dataset", "mnist5k", *argv]) == 2
+    import re
+    assert re.search(message, capsys.readouterr().err), message
+
+
+def test_the_command_names_an_unknown_model(capsys):
+    assert main(["--model", "torchvision:resnet1800", "--cuts", "layer1", "--dataset", "mnist5k"]) == 2
+    assert "unknown torchvision classification model 'resnet1800'" in capsys.readouterr().err
