@@ -159,3 +159,70 @@ def test_the_command_refuses_bad_input_before_any_training(argv, message, capsys
 def test_the_command_names_an_unknown_model(capsys):
     assert main(["--model", "torchvision:resnet1800", "--cuts", "layer1", "--dataset", "mnist5k"]) == 2
     assert "unknown torchvision classification model 'resnet1800'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- your own defense (book/examples)
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "book" / "examples"
+
+
+@pytest.fixture
+def kbit(monkeypatch):
+    """The book's worked example, imported the way a user's module is: by its name on the path."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    yield "kbit_defense:KBitQuantisation"
+    sys.modules.pop("kbit_defense", None)
+
+
+def test_the_books_quantisation_defense_rounds_to_two_to_the_k_levels_and_passes_gradients(kbit):
+    from helpers.defenses import from_config
+
+    defense = from_config({"defense": kbit, "bits": 2, "clip": 3.0})
+    assert defense.config() == {"defense": "kbit", "bits": 2, "clip": 3.0, "version": 1}
+    assert from_config(defense.config()).params() == defense.params(), "registered: its config rebuilds it"
+    z = torch.tensor([-1.0, 0.4, 0.6, 1.4, 2.6, 9.0], requires_grad=True)
+    observed = defense.observe(z)
+    assert observed.tolist() == [0.0, 0.0, 1.0, 1.0, 3.0, 3.0], "levels 0, 1, 2, 3 of a 3.0 range"
+    observed.sum().backward()
+    assert z.grad.tolist() == [1.0] * 6, "the straight-through gradient"
+    assert not defense.observes_unchanged
+
+
+def test_a_registered_defense_gets_its_row_in_notebook_07s_ranking(kbit):
+    from helpers.data import load_dataset, split_dataset
+    from helpers.evaluation.defense_eval import defense_grid, evaluate_all
+    from helpers.evaluation.harness import SuiteBudget
+    from helpers.evaluation.ranking import ranked_table
+    from helpers.defenses import Defense
+    from helpers.training import TrainConfig
+
+    data = load_dataset("mnist5k")
+    base = TrainConfig(n_train=400, n_test=64, n_aux=128, n_val=64, epochs=1)
+    splits = split_dataset(data, **base.split_kwargs())
+    grid = [Defense()] + defense_grid({kbit: [{"bits": 1}], "noise": [{"sigma": 0.5}]})
+    budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, decoder_width=8, n_eval=32, white_box_steps=2,
+                         hybrid_steps=2, shadow_epochs=1, n_eval_optimisation=8)
+    results, _ = evaluate_all(base, splits, grid, "pool2", budget, probes=False, device="cpu")
+    ranking = ranked_table(results, "none @ pool2", 0.03, budget_on="val_accuracy")
+    row = ranking.set_index("label").loc["kbit bits=1"]
+    assert row.defense == "kbit" and row.mse_best > 0 and row.edge_MFLOPs == ranking.edge_MFLOPs.iloc[0]
+    assert set(ranking.label) == {"none @ pool2", "kbit bits=1", "noise sigma=0.5"}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("kbit_defense:Missing", r"cannot import 'Missing' from 'kbit_defense'"),
+    ("kbit_defense:torch", r"lacks the defense interface: subclass helpers.defenses.Defense"),
+    ("no_such_module_xyz:Thing", r"cannot import 'Thing' from 'no_such_module_xyz'"),
+])
+def test_a_defense_that_cannot_be_used_is_refused_by_name(spec, message, kbit):
+    from helpers.defenses import from_config
+
+    with pytest.raises(ValueError, match=message):
+        from_config({"defense": spec})
+
+
+def test_notebook_07_takes_extra_defenses_beside_its_grid(kbit):
+    from helpers.pipeline.parameters import validate
+
+    checked = validate("07", {"extra_defenses": {kbit: [{"bits": 2}]}})
+    assert checked.extra_defenses == {kbit: [{"bits": 2}]} and checked.defenses == {}

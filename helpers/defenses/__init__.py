@@ -9,7 +9,8 @@ inference (:mod:`.base`). One module per family: :mod:`.obfuscation` (noise, dro
 from __future__ import annotations
 
 from .architecture import Bottleneck
-from .base import DEFENSES, Defense, ObservedEdge, from_config, insert_at_cut, observe, register_defense
+from .base import (DEFENSES, Defense, ObservedEdge, from_config, insert_at_cut, observe, plugin_defense,
+                   register_defense)
 from .cem import CEM
 from .obfuscation import Dropout, GaussianNoise, TopK
 from .patrol import Patrol
@@ -24,4 +25,5 @@ for _defense in (GaussianNoise, Dropout, TopK, NoPeek, LabelSmoothing, Adversari
 
 
 __all__ = ["CEM", "DEFENSES", "AdversarialTraining", "Bottleneck", "Defense", "Dropout", "GaussianNoise", "LabelSmoothing",
-           "NoPeek", "ObservedEdge", "Patrol", "SiftFunnel", "Stack", "TopK", "from_config", "insert_at_cut", "observe", "register_defense"]
+           "NoPeek", "ObservedEdge", "Patrol", "SiftFunnel", "Stack", "TopK", "from_config", "insert_at_cut", "observe", "plugin_defense",
+           "register_defense"]

@@ -9,6 +9,7 @@ A defense may (1) change the architecture around the cut (:meth:`Defense.build`)
 """
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict
 
 import torch
@@ -135,21 +136,42 @@ DEFENSES: dict[str, type[Defense]] = {}
 
 def register_defense(cls: type[Defense]) -> type[Defense]:
     """Make ``cls`` rebuildable from its :meth:`Defense.config` by :func:`from_config` (usable as a
-    class decorator). Its ``name`` must be new, unless the same class is registered again."""
+    class decorator). Its ``name`` must be new, unless the same class is registered again (or its
+    module was imported again: the class of the same module and name replaces the old one)."""
     if not (isinstance(cls, type) and issubclass(cls, Defense)):
         raise TypeError(f"{cls!r} is not a subclass of helpers.defenses.Defense")
-    if DEFENSES.get(cls.name, cls) is not cls:
+    known = DEFENSES.get(cls.name, cls)
+    if (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(f"a defense named {cls.name!r} is already registered ({DEFENSES[cls.name].__name__})")
     DEFENSES[cls.name] = cls
     return cls
 
 
+def plugin_defense(spec: str) -> type[Defense]:
+    """The defense class ``"package.module:Class"`` names (a user's, outside this project), imported
+    and registered under its ``name``: from then on it is a defense like the built-in ones."""
+    where, _, attribute = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(where), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"defense {spec!r}: cannot import {attribute!r} from {where!r} ({error})") from error
+    if not (isinstance(cls, type) and issubclass(cls, Defense)):
+        raise ValueError(f"defense {spec!r} lacks the defense interface: subclass helpers.defenses.Defense, give it "
+                         "a name, params() and what it changes (build, observe, edge_loss, before_epoch)")
+    if cls.name == Defense.name or ":" in cls.name:
+        raise ValueError(f"defense {spec!r} needs its own name (the class attribute `name`, without ':')")
+    return register_defense(cls)
+
+
 def from_config(config: dict | None) -> Defense:
-    """Rebuild a defense from ``Defense.config()`` (None: no defense); unknown names raise ValueError."""
+    """Rebuild a defense from ``Defense.config()`` (None: no defense); unknown names raise ValueError.
+    A name ``"package.module:Class"`` imports and registers that class first (:func:`plugin_defense`)."""
     if not config:
         return Defense()
     params = dict(config)
-    name = check_choice("defense", params.pop("defense", None), DEFENSES)
+    name = params.pop("defense", None)
+    name = plugin_defense(name).name if isinstance(name, str) and ":" in name else name
+    name = check_choice("defense", name, DEFENSES)
     version = params.pop("version", DEFENSES[name].version)  # absent: the current code's
     if version != DEFENSES[name].version:
         raise ValueError(f"{name} config of version {version}, but the code is version {DEFENSES[name].version}")

@@ -199,6 +199,7 @@ class Patrol(Attacked, PatrolSetting):
 class DefenseBenchmark(Attacked):
     cut: VggCut = "pool2"
     defenses: dict = {}
+    extra_defenses: dict = {}
     patrol: PatrolSetting = PatrolSetting()
     patrol_budget_cut: VggCut = "pool1"
     compare_attackers: bool = True
