@@ -173,3 +173,23 @@ def notebook_cache(monkeypatch) -> str:
         else:
             monkeypatch.setenv(THREADS_ENV_VAR, count)
     return NOTEBOOK_CACHE["path"]
+
+
+@pytest.fixture
+def users_module(tmp_path, monkeypatch):
+    """``users_module(name, source)``: a module the way a user writes one, a file on Python's path
+    imported by its name (forgotten again afterwards, so the next test imports its own)."""
+    import sys
+    import textwrap
+
+    written = []
+
+    def write(name: str, source: str) -> str:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        written.append(name)
+        return name
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)

@@ -22,11 +22,8 @@ USER_MODULE = """
 
 
 @pytest.fixture
-def user_module(tmp_path, monkeypatch):
-    (tmp_path / "audited_models.py").write_text(textwrap.dedent(USER_MODULE))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "audited_models"
-    sys.modules.pop("audited_models", None)
+def user_module(users_module):
+    return users_module("audited_models", USER_MODULE)
 
 
 def _table(worst, flops=(1.0, 5.0, 20.0, 40.0)):
@@ -226,3 +223,37 @@ def test_notebook_07_takes_extra_defenses_beside_its_grid(kbit):
 
     checked = validate("07", {"extra_defenses": {kbit: [{"bits": 2}]}})
     assert checked.extra_defenses == {kbit: [{"bits": 2}]} and checked.defenses == {}
+
+
+def test_without_validation_attacks_the_test_rows_are_the_same_and_nothing_is_chosen():
+    """The audit chooses nothing on validation images, so it skips their reconstructions: the scored
+    rows are those of a run that made them too."""
+    from helpers.data import load_dataset, split_dataset
+    from helpers.evaluation.defense_eval import evaluate_defense
+    from helpers.evaluation.harness import SuiteBudget
+    from helpers.training import TrainConfig, train_classifier
+
+    config = TrainConfig(n_train=300, n_test=64, n_aux=96, n_val=32, epochs=1)
+    splits = split_dataset(load_dataset("mnist5k"), **config.split_kwargs())
+    trained = train_classifier(config, splits, device="cpu")
+    budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, decoder_width=8, n_eval=16, white_box_steps=2,
+                         hybrid_steps=2, shadow_epochs=1)
+    rows = {flag: evaluate_defense(trained, splits, "pool1", budget, ["inverse_network", "white_box"], probes=False,
+                                   device="cpu", on_validation=flag) for flag in (True, False)}
+    assert math.isnan(rows[False][0]["val_mse_best"]) and rows[True][0]["val_mse_best"] > 0
+    assert rows[False][1].mse.tolist() == rows[True][1].mse.tolist()
+    assert rows[False][0]["mse_best"] == rows[True][0]["mse_best"]
+
+
+def test_each_attackers_privacy_ratio_is_its_worst_mse_over_the_class_means():
+    from helpers.audit import summarise
+
+    per_seed = pd.DataFrame({"seed": [0, 1], "cut": ["a", "a"], "payload": [8, 8], "edge_params": [5, 5],
+                             "edge_MFLOPs": [1.0, 1.0], "mse_standard": [0.04, 0.06], "mse_strong": [0.02, 0.04],
+                             "ssim_worst": [0.5, 0.7], "leakage": [0.9, 0.8], "class_mean_mse": [0.1, 0.1],
+                             "radius": [3.0, 5.0], "radius_ratio": [0.3, 0.5], "accuracy": [0.9, 0.9]})
+    row = summarise(per_seed, ["a"]).iloc[0]
+    assert math.isclose(row.mse_standard, 0.05) and math.isclose(row.privacy_standard, 0.5)
+    assert math.isclose(row.worst_mse, 0.03) and math.isclose(row.privacy, 0.3) and row.privacy == row.privacy_strong
+    low, high = row.mse_strong_low, row.mse_strong_high   # t-interval of two values: mean ± 12.706·s/√2
+    assert math.isclose(high - 0.03, 12.7062 * 0.01414214 / math.sqrt(2), rel_tol=1e-4) and math.isclose(low + high, 0.06)

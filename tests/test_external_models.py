@@ -1,7 +1,5 @@
 """A user's model split at named modules (helpers/models/external.py): exact, shared, and refused
 with a clear message when it cannot be split as asked."""
-import sys
-import textwrap
 
 import pytest
 import torch
@@ -43,12 +41,8 @@ USER_MODULE = """
 
 
 @pytest.fixture
-def user_module(tmp_path, monkeypatch):
-    """A module the way a user writes one: a file on the path, imported by name."""
-    (tmp_path / "my_models.py").write_text(textwrap.dedent(USER_MODULE))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "my_models"
-    sys.modules.pop("my_models", None)
+def user_module(users_module):
+    return users_module("my_models", USER_MODULE)
 
 
 def _same_through_every_cut(net, reference, x, cuts):
@@ -141,7 +135,7 @@ def test_an_image_shape_the_model_cannot_take_is_named(user_module):
         build_model(f"{user_module}:tiny", (1, 32, 32), 10, cuts=["2"])
 
 
-def test_a_train_config_of_a_user_model_needs_its_cuts_and_keys_its_code(user_module, tmp_path):
+def test_a_train_config_of_a_user_model_needs_its_cuts_and_keys_its_code(user_module, users_module):
     with pytest.raises(ValueError, match=r"needs cuts: a non-empty list of module names"):
         TrainConfig(arch="torchvision:resnet18")
     with pytest.raises(ValueError, match=r"cuts are set for a user's model only"):
@@ -153,6 +147,6 @@ def test_a_train_config_of_a_user_model_needs_its_cuts_and_keys_its_code(user_mo
     fields = config.cache_fields()
     assert fields["cuts"] == ["2", "4"] and fields["model_source"] == source_digest(f"{user_module}:tiny")
     assert "cuts" not in TrainConfig().cache_fields(), "the built-in models keep their keys"
-    (tmp_path / "my_models_edited.py").write_text(textwrap.dedent(USER_MODULE).replace("8 * 14", "8*14"))
-    assert source_digest("my_models_edited:tiny") != source_digest(f"{user_module}:tiny"), "edited code, new key"
+    edited = users_module("my_models_edited", USER_MODULE.replace("8 * 14", "8*14"))
+    assert source_digest(f"{edited}:tiny") != source_digest(f"{user_module}:tiny"), "edited code, new key"
     assert source_digest("torchvision:resnet18").startswith("torchvision ")

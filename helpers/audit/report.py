@@ -59,8 +59,9 @@ def _privacy_panel(ax, table: pd.DataFrame, gpz: str, recommendation: Recommenda
     ax.set(xscale="log", yscale="log", xlabel="edge cost (MFLOPs per image, log)",
            ylabel="worst-case attack MSE / class-mean MSE (log)", title="privacy against edge cost, per cut")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(plain), axis.set_minor_formatter(plain)
+    sparse = FuncFormatter(lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else "")   # 0.2, 0.5, 2, 5
+    ax.xaxis.set_major_formatter(plain), ax.xaxis.set_minor_formatter(plain)
+    ax.yaxis.set_major_formatter(plain), ax.yaxis.set_minor_formatter(sparse)
     ax.margins(x=0.15, y=0.15)
     ax.legend(fontsize=8)
 

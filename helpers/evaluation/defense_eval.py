@@ -84,15 +84,16 @@ def probe_features(trained: TrainedClassifier, splits, cut: str, mine_epochs: in
 
 def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: SuiteBudget, attacks=ATTACKS,
                      mine_epochs: int = 100, seed: int = 0, device: str = "auto", probes: bool = True,
-                     attacker: str = "standard"):
+                     attacker: str = "standard", on_validation: bool = True):
     """(summary row, per-image table, {attack: x̂}, evaluation split) for one trained classifier at ``cut``.
 
     The edge cost is that of the edge as deployed (a pruned edge physically smaller); ``probes=False``
     leaves out the information probes (MINE is the slow one). ``attacker``: ``"standard"`` (the
     listed ``attacks``) or ``"strong"`` (:func:`helpers.evaluation.adaptive.attacker_attacks`); with
-    ``"strong"`` the row's ``tuning`` names the settings the tuned attacks chose."""
+    ``"strong"`` the row's ``tuning`` names the settings the tuned attacks chose. ``on_validation=False``
+    skips the attacks on the validation images (``val_mse_best`` NaN) where nothing is chosen on them."""
     names = attacker_attacks(attacks, attacker)
-    selection = held_out(splits, trained.config.n_val) if trained.config.n_val else None
+    selection = held_out(splits, trained.config.n_val) if trained.config.n_val and on_validation else None
     to_tune = [a for a in TUNED_ATTACKS if tuned_name(a) in names]
     untuned = [a for a in names if a not in {tuned_name(t) for t in to_tune}]
     table, reconstructions, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=untuned,
