@@ -89,6 +89,7 @@ def test_an_audit_of_a_user_sequential_reports_every_cut_in_forward_order(sequen
     assert list(table.cut) == ["2", "5", "8"] and list(table.seeds) == [2, 2, 2]
     assert (table.edge_MFLOPs.diff().dropna() > 0).all(), "deeper cuts cost more"
     assert table.worst_mse.equals(table[["mse_standard", "mse_strong"]].min(axis=1))
+    assert math.isclose(table.worst_vs_shallowest[2], table.worst_mse[2] / table.worst_mse[0])
     assert (table.mse_strong <= table.mse_standard + 1e-12).all(), "the strong attacker includes the standard one"
     assert (table.mse_strong_low <= table.mse_strong).all() and (table.mse_strong <= table.mse_strong_high).all()
     per_seed = result["per_seed"]
@@ -253,6 +254,7 @@ def test_each_attackers_privacy_ratio_is_its_worst_mse_over_the_class_means():
                              "ssim_worst": [0.5, 0.7], "leakage": [0.9, 0.8], "class_mean_mse": [0.1, 0.1],
                              "radius": [3.0, 5.0], "radius_ratio": [0.3, 0.5], "accuracy": [0.9, 0.9]})
     row = summarise(per_seed, ["a"]).iloc[0]
+    assert row.worst_vs_shallowest == 1.0, "the shallowest cut against itself"
     assert math.isclose(row.mse_standard, 0.05) and math.isclose(row.privacy_standard, 0.5)
     assert math.isclose(row.worst_mse, 0.03) and math.isclose(row.privacy, 0.3) and row.privacy == row.privacy_strong
     low, high = row.mse_strong_low, row.mse_strong_high   # t-interval of two values: mean ± 12.706·s/√2

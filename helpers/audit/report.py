@@ -2,6 +2,7 @@
 the per-cut table as CSV, and a short text whose every number comes from that table."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -95,8 +96,6 @@ def audit_figure(result: dict, recommendation: Recommendation):
 def write_report(result: dict, recommendation: Recommendation, out: Path) -> dict:
     """audit.csv, audit_per_seed.csv, audit.png and audit.md in ``out`` (each written whole or not
     at all); returns {name: path}."""
-    import io
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("audit.csv", "audit_per_seed.csv", "audit.png", "audit.md")}

@@ -96,7 +96,7 @@ def summarise(per_seed: pd.DataFrame, cuts) -> pd.DataFrame:
     """One row per cut: the edge's cost, and the mean of each metric with its 95% t-interval over seeds
     (``_low``/``_high``; NaN with one seed); the worst case over the attackers evaluated, and each
     attacker's worst-case MSE relative to the class-mean reference (``privacy``, ``privacy_standard``,
-    ``privacy_strong``)."""
+    ``privacy_strong``) and the worst case relative to the shallowest cut's (``worst_vs_shallowest``)."""
     rows = []
     for cut in cuts:
         part = per_seed[per_seed.cut == cut]
@@ -113,7 +113,8 @@ def summarise(per_seed: pd.DataFrame, cuts) -> pd.DataFrame:
     worst = table[["mse_standard", "mse_strong"]].min(axis=1)   # the strongest attacker evaluated
     return table.assign(worst_mse=worst, privacy=worst / table.class_mean_mse,
                         privacy_standard=table.mse_standard / table.class_mean_mse,
-                        privacy_strong=table.mse_strong / table.class_mean_mse)
+                        privacy_strong=table.mse_strong / table.class_mean_mse,
+                        worst_vs_shallowest=worst / worst.iloc[0])   # GPZ's measure of a cut
 
 
 def order_cuts(plan: AuditPlan, data) -> AuditPlan:
