@@ -227,8 +227,11 @@ def test_notebook_07_takes_extra_defenses_beside_its_grid(kbit):
 
 
 def test_without_validation_attacks_the_test_rows_are_the_same_and_nothing_is_chosen():
-    """The audit chooses nothing on validation images, so it skips their reconstructions: the scored
-    rows are those of a run that made them too."""
+    """Where nothing is chosen on validation images their reconstructions are skipped (the audit:
+    "none"; notebook 07 §6: "listed", the strong attacker's added attacks): the scored rows are
+    those of a run that made them all, and val_mse_best is NaN unless it is the worst case of every
+    attack in mse_best."""
+    from helpers.attacks.priors import PriorConfig
     from helpers.data import load_dataset, split_dataset
     from helpers.evaluation.defense_eval import evaluate_defense
     from helpers.evaluation.harness import SuiteBudget
@@ -238,12 +241,29 @@ def test_without_validation_attacks_the_test_rows_are_the_same_and_nothing_is_ch
     splits = split_dataset(load_dataset("mnist5k"), **config.split_kwargs())
     trained = train_classifier(config, splits, device="cpu")
     budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, decoder_width=8, n_eval=16, white_box_steps=2,
-                         hybrid_steps=2, shadow_epochs=1)
-    rows = {flag: evaluate_defense(trained, splits, "pool1", budget, ["inverse_network", "white_box"], probes=False,
-                                   device="cpu", on_validation=flag) for flag in (True, False)}
-    assert math.isnan(rows[False][0]["val_mse_best"]) and rows[True][0]["val_mse_best"] > 0
-    assert rows[False][1].mse.tolist() == rows[True][1].mse.tolist()
-    assert rows[False][0]["mse_best"] == rows[True][0]["mse_best"]
+                         hybrid_steps=2, shadow_epochs=1, latent_steps=2,
+                         vae=PriorConfig("vae", latent_dim=4, width=8, epochs=1),
+                         ddpm=PriorConfig("ddpm", width=8, epochs=1, T=4))
+    listed = ["inverse_network", "white_box"]
+
+    def evaluated(on_validation, attacker):
+        row, table, _, _ = evaluate_defense(trained, splits, "pool1", budget, listed, probes=False, device="cpu",
+                                            attacker=attacker, on_validation=on_validation)
+        return row, table.sort_values(["attack", "image"]).reset_index(drop=True)
+
+    standard = {flag: evaluated(flag, "standard") for flag in ("all", "listed", "none")}
+    assert math.isnan(standard["none"][0]["val_mse_best"]) and standard["all"][0]["val_mse_best"] > 0
+    assert standard["listed"][0]["val_mse_best"] == standard["all"][0]["val_mse_best"], "every attack is listed"
+    for flag in ("listed", "none"):
+        assert standard[flag][1].mse.tolist() == standard["all"][1].mse.tolist()
+        assert standard[flag][0]["mse_best"] == standard["all"][0]["mse_best"]
+    strong = {flag: evaluated(flag, "strong") for flag in ("all", "listed")}
+    assert set(strong["all"][1].attack) == set(strong["listed"][1].attack) > set(listed)
+    assert strong["listed"][1].mse.tolist() == strong["all"][1].mse.tolist(), "the same scored rows"
+    assert strong["listed"][0]["tuning"] == strong["all"][0]["tuning"]
+    assert math.isnan(strong["listed"][0]["val_mse_best"]) and strong["all"][0]["val_mse_best"] > 0
+    with pytest.raises(ValueError, match="on_validation"):
+        evaluate_defense(trained, splits, "pool1", budget, listed, probes=False, device="cpu", on_validation=True)
 
 
 def test_each_attackers_privacy_ratio_is_its_worst_mse_over_the_class_means():

@@ -71,7 +71,7 @@ def audit_seed(plan: AuditPlan, data, seed: int) -> tuple[pd.DataFrame, dict]:
     for cut in plan.cuts:
         row, table, reconstructions, evaluation = evaluate_defense(trained, splits, cut, budget, ATTACKS, seed=seed,
                                                                    device=plan.device, probes=False, attacker=attacker,
-                                                                   on_validation=False)   # nothing is chosen on them
+                                                                   on_validation="none")   # nothing is chosen on them
         worst = table[table.attack == row["best_attack"]]
         rows.append({"seed": seed, "cut": cut, **edge_cost(trained.model, cut), "accuracy": trained.test_accuracy,
                      "radius": radii.radius[cut], "radius_ratio": radii.radius_ratio[cut],

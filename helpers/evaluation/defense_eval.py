@@ -20,7 +20,7 @@ import inspect
 import pandas as pd
 
 from ..core import cache
-from ..core.config import check_list
+from ..core.config import check_choice, check_list
 from ..core.inference import edge_features
 from ..core.repro import module_device
 from ..defenses import Defense, ObservedEdge, from_config
@@ -33,6 +33,7 @@ from .harness import ATTACKS, AttackerKnowledge, SuiteBudget, observe_all, run_s
 
 MINE_EPOCHS = {"smoke": 5, "quick": 100, "paper": 300}
 MINE_DIMS = 8  # principal components of x and of z given to MINE (see helpers.theory.probes.probe)
+VALIDATION_CHOICES = ("all", "listed", "none")   # evaluate_defense's on_validation
 
 
 def defense_grid(spec: dict) -> list[Defense]:
@@ -84,28 +85,46 @@ def probe_features(trained: TrainedClassifier, splits, cut: str, mine_epochs: in
 
 def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: SuiteBudget, attacks=ATTACKS,
                      mine_epochs: int = 100, seed: int = 0, device: str = "auto", probes: bool = True,
-                     attacker: str = "standard", on_validation: bool = True):
+                     attacker: str = "standard", on_validation: str = "all"):
     """(summary row, per-image table, {attack: x̂}, evaluation split) for one trained classifier at ``cut``.
 
     The edge cost is that of the edge as deployed (a pruned edge physically smaller); ``probes=False``
     leaves out the information probes (MINE is the slow one). ``attacker``: ``"standard"`` (the
     listed ``attacks``) or ``"strong"`` (:func:`helpers.evaluation.adaptive.attacker_attacks`); with
-    ``"strong"`` the row's ``tuning`` names the settings the tuned attacks chose. ``on_validation=False``
-    skips the attacks on the validation images (``val_mse_best`` NaN) where nothing is chosen on them."""
+    ``"strong"`` the row's ``tuning`` names the settings the tuned attacks chose.
+
+    ``on_validation`` (:data:`VALIDATION_CHOICES`): which attacks also reconstruct the validation
+    images, whose worst case ``val_mse_best`` is what choices between defenses are made on.
+    ``"all"``; ``"listed"``: only the listed ``attacks`` (the strong attacker's prior and tuned
+    attacks then score the test images alone, and ``val_mse_best`` is NaN: it would not be the
+    worst case of the attacks in ``mse_best``); ``"none"``: no attack, where nothing is chosen on
+    them. The scored test rows are the same in all three (each attack is fitted, then reconstructs
+    the test images before the validation ones), only the work on the validation images is saved."""
+    check_choice("on_validation", on_validation, VALIDATION_CHOICES)
     names = attacker_attacks(attacks, attacker)
-    selection = held_out(splits, trained.config.n_val) if trained.config.n_val and on_validation else None
+    selection = held_out(splits, trained.config.n_val) if trained.config.n_val and on_validation != "none" else None
+    added_selection = selection if on_validation == "all" else None
     to_tune = [a for a in TUNED_ATTACKS if tuned_name(a) in names]
     untuned = [a for a in names if a not in {tuned_name(t) for t in to_tune}]
-    table, reconstructions, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=untuned,
-                                                   seed=seed, device=device, selection=selection)
+    parts, reconstructions, evaluation = [], {}, None
+    for group, group_selection in (([a for a in untuned if a in attacks], selection),
+                                   ([a for a in untuned if a not in attacks], added_selection)):
+        if group:
+            part, recon, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=group, seed=seed,
+                                                device=device, selection=group_selection)
+            parts.append(_images_marked(part, group_selection))
+            reconstructions.update(recon)
     tuning = ""
     if to_tune:
-        tuned, tuned_x, _, chosen = adaptive_suite(trained, splits, cut, budget, to_tune,
-                                                   seed=seed, device=device, selection=selection)
-        table, reconstructions = pd.concat([table, tuned], ignore_index=True), {**reconstructions, **tuned_x}
+        tuned, tuned_x, evaluation, chosen = adaptive_suite(trained, splits, cut, budget, to_tune, seed=seed,
+                                                            device=device, selection=added_selection)
+        parts.append(_images_marked(tuned, added_selection))
+        reconstructions.update(tuned_x)
         tuning = chosen_settings(chosen, budget)
-    chosen_on = table[table.images == "selection"] if selection is not None else None
-    table = table[table.images == "test"] if selection is not None else table
+    table = pd.concat(parts, ignore_index=True)
+    validated = selection is not None and (added_selection is not None or attacker == "standard")
+    chosen_on = table[table.images == "selection"]
+    table = table[table.images == "test"]
     means = table.groupby("attack")[["mse", "ssim"]].mean()
     defense = trained.defense
     row = {"defense": defense.name, "label": label(defense) if trained.config.defense else f"none @ {cut}",
@@ -114,22 +133,28 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
            **{f"mse_{a}": means.loc[a, "mse"] for a in names}, **{f"ssim_{a}": means.loc[a, "ssim"] for a in names},
            "mse_best": means.mse.min(), "best_attack": means.mse.idxmin(), "ssim_best": means.ssim.max(),
            "mse_best_standard": means.mse[list(attacks)].min(), "tuning": tuning,
-           "val_mse_best": chosen_on.groupby("attack").mse.mean().min() if selection is not None else float("nan"),
+           "val_mse_best": chosen_on.groupby("attack").mse.mean().min() if validated else float("nan"),
            **(probe_features(trained, splits, cut, mine_epochs, seed) if probes else {}),
            **edge_cost(defense.deploy(trained.model, cut), cut)}
     return row, table, reconstructions, evaluation
 
 
+def _images_marked(table: pd.DataFrame, selection) -> pd.DataFrame:
+    """A suite's table with its ``images`` column (``"test"`` throughout when it had no selection split)."""
+    return table if selection is not None else table.assign(images="test")
+
+
 def evaluate_all(base: TrainConfig, splits, defenses: list[Defense], cut: str, budget: SuiteBudget,
                  attacks=ATTACKS, mine_epochs: int = 100, seed: int = 0, device: str = "auto", progress=None,
-                 probes: bool = True, attacker: str = "standard"):
-    """Train and evaluate every defense at ``cut``: (summary DataFrame, {label: (reconstructions, evaluation)})."""
+                 probes: bool = True, attacker: str = "standard", on_validation: str = "all"):
+    """Train and evaluate every defense at ``cut``: (summary DataFrame, {label: (reconstructions, evaluation)});
+    ``on_validation``: as :func:`evaluate_defense`."""
     attacker_attacks(attacks, attacker)  # an unknown attacker or attack fails before any training
     rows, examples = [], {}
     for defense in (progress or (lambda items: items))(defenses):
         trained = train_defended(base, splits, defense, cut, device)
         row, _, reconstructions, evaluation = evaluate_defense(trained, splits, cut, budget, attacks, mine_epochs,
-                                                               seed, device, probes, attacker)
+                                                               seed, device, probes, attacker, on_validation)
         if row["label"] in examples:
             raise ValueError(f"two defenses share the label {row['label']!r}: list each configuration once")
         rows.append(row)
