@@ -2,6 +2,8 @@
 hold them (:func:`seed_file`, :func:`collect_rows`)."""
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -55,12 +57,16 @@ def collect_rows(folder: Path | None = None, dataset: str | None = None, variant
     for another ``dataset`` than the default or a ``variant``, only that run's folder of
     :func:`seed_file` (the sweep's runs).
 
-    A (claim, reading, seed) found in two files must have the same value (notebook 02's label-
-    smoothing arms are trained for seeds 0-2 by every run of it); otherwise it is an error."""
+    A (claim, reading, seed) may be recorded by several runs (notebook 02 trains its label-smoothing
+    arms for seeds 0-2 in every run of it). Where their values differ, the row of that seed's own
+    run is kept, with a warning: runs on another CPU or another revision compute slightly different
+    floats (a cold ``make figures`` on a new machine rewrites seed 0's file and leaves the committed
+    seeds 1 and 2). Differing values where neither run is that seed's own are an error."""
     folder = Path(folder) if folder is not None else paths.FIGURES
     published = sorted(folder.glob("[0-9][0-9]_claims.csv")) if dataset in (None, DEFAULT_DATASET) and not variant else []
     files = published + sorted(_seed_folder(folder, dataset, variant).glob("[0-9][0-9]_claims_seed*.csv"))
-    frames = [pd.read_csv(f, dtype={"reading": str, "note": str}).assign(file=f.name) for f in files]
+    frames = [pd.read_csv(f, dtype={"reading": str, "note": str}).assign(file=f.name, run_seed=_run_seed(f))
+              for f in files]
     frames = [f for f in frames if "value" in f.columns]
     if not frames:
         raise FileNotFoundError(f"no claim rows in {folder}: run `make figures` first")
@@ -69,11 +75,35 @@ def collect_rows(folder: Path | None = None, dataset: str | None = None, variant
     unknown = sorted(set(rows.id) - set(CLAIMS))
     if unknown:
         raise ValueError(f"claim rows name unknown claims {unknown}")
+    rows = _one_row_per_seed(rows)
+    return rows.drop(columns="run_seed").reset_index(drop=True)
+
+
+def _run_seed(path: Path) -> int:
+    """The seed of the run that wrote a claims file: ``NN_claims_seedS.csv`` -> S, ``NN_claims.csv`` -> 0."""
+    found = re.search(r"_seed(\d+)\.csv$", path.name)
+    return int(found.group(1)) if found else 0
+
+
+def _one_row_per_seed(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each (claim, reading, seed) once: the seed's own run first, then the files in order (see
+    :func:`collect_rows` for what differing values mean)."""
+    rows = rows.assign(own=rows.seed == rows.run_seed).sort_values("own", ascending=False, kind="stable")
     spread = rows.groupby(["id", "reading", "seed"]).value.agg(lambda v: np.ptp(v.to_numpy(float)))
     clash = spread[spread > 1e-9 * (1 + rows.value.abs().max())]
     if len(clash):
-        raise ValueError(f"different values for the same claim, reading and seed: {list(clash.index)[:3]}")
-    return rows.drop_duplicates(["id", "reading", "seed"]).reset_index(drop=True)
+        has_own = rows[rows.own].set_index(["id", "reading", "seed"]).index
+        orphan = [key for key in clash.index if key not in has_own]
+        if orphan:
+            raise ValueError(f"different values for the same claim, reading and seed, none from that seed's own run: "
+                             f"{orphan[:3]}")
+        values = rows.set_index(["id", "reading", "seed"]).value
+        relative = max(float(np.ptp(v) / max(np.abs(v).max(), 1e-300))
+                       for v in (values.loc[[key]].to_numpy(float) for key in clash.index))
+        warnings.warn(f"{len(clash)} claim rows differ between the runs that recorded them (e.g. "
+                      f"{clash.index[0][0]} at seed {clash.index[0][2]}; at most {relative:.2%} apart: another CPU or "
+                      f"revision); each seed's own run is used", stacklevel=3)
+    return rows.drop_duplicates(["id", "reading", "seed"]).drop(columns="own").sort_index()
 
 
 def complete_variant_rows(variant: str, folder: Path | None = None,
