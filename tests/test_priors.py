@@ -241,6 +241,40 @@ def test_ddpm_schedule_and_x0_helpers_by_hand():
     assert torch.allclose(polyak_step(x.pow(2).flatten(1).sum(1), 2 * x), x / 2)
 
 
+def test_a_respaced_reverse_pass_visits_fewer_steps_on_the_same_schedule(digits, trained):
+    """``steps`` keeps both ends of the range, evenly spaced; a jump of one step is the one-step
+    posterior itself (so every step, or as many steps as there are, is bitwise the full pass); a
+    jump over several uses β = 1 − ᾱ_t/ᾱ_s, whose posterior mean is again exact for a known x0:
+    x_t built from x0 and its noise, then stepped to s = -1 (the clean image), returns x0."""
+    from helpers.attacks.priors import respaced
+
+    assert respaced(5) == [4, 3, 2, 1, 0] and respaced(5, 9) == respaced(5)
+    assert respaced(75, 25)[0] == 74 and respaced(75, 25)[-1] == 0 and len(respaced(75, 25)) == 25
+    assert respaced(10, 4) == [9, 6, 3, 0]
+    with pytest.raises(ValueError, match="at least 2"):
+        respaced(10, 1)
+    ddpm = trained["ddpm"].model
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.rand(4, *SHAPE, generator=g) * 2 - 1, torch.randn(4, *SHAPE, generator=g)
+    x_t = ddpm.q_sample(x0, torch.full((4,), 12), eps)
+    assert torch.allclose(ddpm.posterior_step(x0, x_t, 12, g, to=-1), x0, atol=1e-5)
+    one = ddpm.posterior_step(x0, x_t, 12, torch.Generator().manual_seed(1))
+    assert torch.equal(one, ddpm.posterior_step(x0, x_t, 12, torch.Generator().manual_seed(1), to=11))
+    with pytest.raises(ValueError, match="earlier step"):
+        ddpm.posterior_step(x0, x_t, 12, g, to=12)
+    aux, x = digits
+    edge = edges()["conv"]
+    full = fitted(DiffusionGuidedAttack(edge, SHAPE, DIFFUSION, start_fraction=0.75, device="cpu"), trained)
+    same = fitted(DiffusionGuidedAttack(edge, SHAPE, DIFFUSION, start_fraction=0.75, device="cpu",
+                                        steps=full.t_start), trained)
+    short = fitted(DiffusionGuidedAttack(edge, SHAPE, DIFFUSION, start_fraction=0.75, device="cpu", steps=5), trained)
+    init = aux.x[:8].mean(0, keepdim=True).expand(len(x), *SHAPE)   # a blind start: the mean image
+    assert torch.equal(same.reconstruct(edge(x), init=init), full.reconstruct(edge(x), init=init))
+    assert "steps" not in full.config() and short.config()["steps"] == 5, "every step keeps the key it had"
+    blind = mse(aux.x.mean(0, keepdim=True), x)
+    assert mse(short.reconstruct(edge(x), init=init), x) < blind / 4, "5 guided steps still use the features"
+
+
 def test_networks_handle_every_input_shape():
     for shape in ((1, 28, 28), (3, 32, 32), (3, 64, 64), SHAPE):
         x = torch.rand(2, *shape)  # a shape check, not a dataset

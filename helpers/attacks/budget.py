@@ -78,6 +78,7 @@ class SuiteBudget:
     latent_prior_weight: float = 1e-3
     guidance: float = 1.0
     diffusion_start: float = 0.75              # fraction of T the inverse network's output is noised to
+    diffusion_steps: int | None = None         # guided reverse steps, respaced (None: every step from there)
 
     def __post_init__(self):
         for name in ("decoder_epochs", "decoder_width", "decoder_batch_size", "white_box_steps", "hybrid_steps",
@@ -93,6 +94,8 @@ class SuiteBudget:
         check_range("diffusion_start", self.diffusion_start, 0.0, 1.0, low_inclusive=False, high_inclusive=True)
         if self.decoder_depth < 0 or self.tv_weight < 0 or self.white_box_lr <= 0 or self.decoder_lr <= 0:
             raise ValueError("decoder_depth and tv_weight must be non-negative, white_box_lr and decoder_lr positive")
+        if self.diffusion_steps is not None and (type(self.diffusion_steps) is not int or self.diffusion_steps < 2):
+            raise ValueError(f"diffusion_steps must be an integer of at least 2 or None, got {self.diffusion_steps!r}")
         if self.n_eval_optimisation is not None and not 1 <= self.n_eval_optimisation:
             raise ValueError(f"n_eval_optimisation must be positive or None, got {self.n_eval_optimisation}")
 

@@ -48,7 +48,7 @@ def _diffusion(context: AttackContext) -> DiffusionGuidedAttack:
     budget = context.budget
     return DiffusionGuidedAttack(context.edge, context.image_shape, dataclasses.replace(budget.ddpm, seed=context.seed),
                                  guidance=budget.guidance, start_fraction=budget.diffusion_start, seed=context.seed,
-                                 device=context.device)
+                                 device=context.device, steps=budget.diffusion_steps)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -126,8 +126,12 @@ class DiffusionGuidedAttack(_PriorAttack):
     name, kind = "diffusion", "ddpm"
 
     def __init__(self, edge: nn.Module, image_shape, prior: PriorConfig, guidance: float = 1.0,
-                 start_fraction: float = 0.5, seed: int = 0, batch_size: int = 256, device: str = "auto"):
+                 start_fraction: float = 0.5, seed: int = 0, batch_size: int = 256, device: str = "auto",
+                 steps: int | None = None):
         super().__init__(edge, image_shape, prior, batch_size, device)
+        if steps is not None and (type(steps) is not int or steps < 2):
+            raise ValueError(f"steps must be an integer of at least 2, or None (every step), got {steps!r}")
+        self.steps = steps   # guided reverse steps (respaced over the schedule; None: every step)
         # above 2 a Polyak step overshoots the match on a linear edge (it diverged at 4)
         self.guidance = check_range("guidance", guidance, 0.0, 2.0, high_inclusive=True)
         self.start_fraction = check_range("start_fraction", start_fraction, 0.0, 1.0, low_inclusive=False,
@@ -141,7 +145,8 @@ class DiffusionGuidedAttack(_PriorAttack):
 
     def config(self) -> dict:
         return {"attack": self.name, "prior": self.prior_config.cache_fields(), "guidance": self.guidance,
-                "start_fraction": self.start_fraction, "seed": self.seed}
+                "start_fraction": self.start_fraction, "seed": self.seed,
+                **({"steps": self.steps} if self.steps is not None else {})}   # every step: the key it always had
 
     def reconstruct(self, z: torch.Tensor, init: torch.Tensor | None = None) -> torch.Tensor:
         """x̂ for features ``z``: a guided draw from the prior; with ``init``, from those images noised
@@ -157,7 +162,7 @@ class DiffusionGuidedAttack(_PriorAttack):
             else:
                 t = torch.full((len(z_part),), self.t_start - 1, dtype=torch.long, device=self.device)
                 x_t, t_start = ddpm.q_sample(ddpm.to_model(init_part), t, noise), self.t_start
-            parts.append(ddpm.reverse(x_t, t_start, generator, self._guide(edge, z_part)).cpu())
+            parts.append(ddpm.reverse(x_t, t_start, generator, self._guide(edge, z_part), self.steps).cpu())
         return torch.cat(parts)
 
     def _guide(self, edge: nn.Module, z: torch.Tensor):
