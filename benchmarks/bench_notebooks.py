@@ -66,14 +66,16 @@ def section(peak: float) -> list[str]:
     return lines + cost_lines(times["cold"])
 
 
-def cost_lines(cold: dict) -> list[str]:
+def cost_lines(cold: dict, folder=None) -> list[str]:
     """Where the cold pass spent its time: the computation seconds each cache entry recorded, per
-    notebook and kind; "other" is the rest of the notebook's wall time (start-up, uncached work)."""
-    table = cache.cost_table(CACHE)
+    notebook and kind (``folder``: the pass's cache, default this benchmark's); "other" is the rest
+    of the notebook's wall time (start-up, uncached work)."""
+    table = cache.cost_table(folder or CACHE)
     kinds = sorted(table.kind.unique())
     lines = ["Where the cold time went: seconds of computation recorded in the cache entries each notebook "
              "created (entries in brackets); other: the rest of its wall time (kernel start, imports, "
-             "uncached work, figures).", "",
+             "uncached work, figures). Entries are inclusive: one computed inside another (a prior trained "
+             "by the first attack that needs it) counts in both, so other can be negative.", "",
              "| notebook | " + " | ".join(kinds) + " | other |", "|---" * (len(kinds) + 2) + "|"]
     for name, wall in cold.items():
         rows = table[table.notebook == name.removesuffix(".ipynb")].set_index("kind")

@@ -51,6 +51,30 @@ def test_block_quotes_the_tables_and_the_scope():
         assert text in block, text
 
 
+PROFILE = """## Cold `make figures`, notebook by notebook (`benchmarks/cold_profile.py`)
+
+Revision ccccccc, measured 2026-12-07: from an empty cache.
+
+| notebook | cold s |
+|---|---|
+| 00_quickstart.ipynb | 30 |
+| 07_defense_benchmark.ipynb | 2280 |
+| **these notebooks** | **2310** (38.5 min) |
+
+"""
+
+
+def test_a_notebook_by_notebook_cold_run_supersedes_the_older_cold_time():
+    text = RESULTS.replace("## `make test`", PROFILE + "## `make test`")
+    assert timings.cold_profile(text) == {"minutes": 38.5, "revision": "ccccccc", "first": "00", "last": "07"}
+    assert timings.cold_profile(RESULTS) is None
+    block = timings.block(text)
+    for shown in ("**38.5 min** for notebooks 00–07 (revision ccccccc)", "cached 2.3 min", "10.0 min;",
+                  "those cover every notebook, 03 §6 included."):
+        assert shown in block, shown
+    assert "15.0 min" not in block, "the older cold time is not quoted beside it"
+
+
 @pytest.mark.parametrize("missing", [timings.TEST_SECTION, timings.FIGURES_SECTION])
 def test_a_missing_section_is_named(missing):
     text = RESULTS.replace(missing, "## Something else")

@@ -17,6 +17,8 @@ START, END = "<!-- timings:start -->", "<!-- timings:end -->"
 FIGURES_SECTION = "## Cold `make figures` + `make claims`"
 NOTEBOOKS_SECTION = "## Notebooks at `quick`"
 TEST_SECTION = "## `make test` from a fresh clone"
+PROFILE_SECTION = "## Cold `make figures`, notebook by notebook"   # benchmarks/cold_profile.py; supersedes
+# the cold time of FIGURES_SECTION when present (a later measurement of the same run, notebook by notebook)
 
 
 def section_lines(text: str, heading: str) -> list[str]:
@@ -64,16 +66,35 @@ def headline(text: str) -> dict:
             "test": float(test["total s"]) / 60, "test_revision": test["revision"]}
 
 
+def cold_profile(text: str) -> dict | None:
+    """The notebook-by-notebook cold run (:data:`PROFILE_SECTION`), or None when RESULTS.md has none:
+    its minutes, revision and first and last notebook."""
+    if PROFILE_SECTION not in text:
+        return None
+    rows = section_rows(text, PROFILE_SECTION)
+    total = _row(rows, "notebook", "these notebooks")["cold s"]
+    notebooks = [row["notebook"][:2] for row in rows if row["notebook"][:2].isdigit()]
+    revision = next(line.split()[1].rstrip(",") for line in section_lines(text, PROFILE_SECTION)
+                    if line.startswith("Revision "))
+    return {"minutes": float(total.split()[0]) / 60, "revision": revision, "first": notebooks[0], "last": notebooks[-1]}
+
+
 def block(text: str | None = None) -> str:
     """The README's timings block, rendered from RESULTS.md (``text``; default the file)."""
     text = RESULTS.read_text() if text is None else text
-    h, scope = headline(text), section_scope(text, FIGURES_SECTION)
+    h, scope, profile = headline(text), section_scope(text, FIGURES_SECTION), cold_profile(text)
+    test = (f"Measured on 2 CPU cores (`benchmarks/RESULTS.md`): `make test` from a fresh clone "
+            f"**{h['test']:.1f} min** (revision {h['test_revision']}); ")
+    if profile is None:
+        return "\n".join([START, test + f"`make figures` from an empty cache **{h['figures_cold']:.1f} min**, with "
+                          f"everything cached {h['figures_warm']:.1f} min; `make claims` after it {h['claims']:.1f} min "
+                          "more." + (f" Those two cover {scope}" if scope else ""), END])
     return "\n".join([
         START,
-        f"Measured on 2 CPU cores (`benchmarks/RESULTS.md`): `make test` from a fresh clone "
-        f"**{h['test']:.1f} min** (revision {h['test_revision']}); `make figures` from an empty cache "
-        f"**{h['figures_cold']:.1f} min**, with everything cached {h['figures_warm']:.1f} min; "
-        f"`make claims` after it {h['claims']:.1f} min more." + (f" Those two cover {scope}" if scope else ""),
+        test + f"`make figures` from an empty cache **{profile['minutes']:.1f} min** for notebooks "
+        f"{profile['first']}–{profile['last']} (revision {profile['revision']}). Measured earlier: with everything "
+        f"cached {h['figures_warm']:.1f} min, `make claims` after a cold run {h['claims']:.1f} min"
+        + (f"; those cover {scope}" if scope else "."),
         END])
 
 
