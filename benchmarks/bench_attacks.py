@@ -9,6 +9,11 @@ the same forward+backward passes (same shapes, same model) are timed alone in a 
 ``share outside = 1 − pure time / attack time``. "Outside" is everything else: loss arithmetic,
 the TV prior, the optimiser, clamping, batching, validation and copying the best weights.
 
+Each attack's work is also set against the machine's measured matrix-multiply peak (as the
+training section does): its FLOPs (conv and matmul, fit and reconstruction, counted by torch's
+FlopCounterMode on a second, identical call) over its wall time. A low share means the time goes to
+small kernels, Python and memory traffic rather than arithmetic.
+
 The strong attacker of notebook 07 §6 is costed too: the two prior attacks (their priors trained
 once per auxiliary set and seed, shared by every cut and defense, so that training is a row of its
 own) and the tuning of each attack against a defense (every candidate of
@@ -17,6 +22,7 @@ empty cache.
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 import tempfile
@@ -24,6 +30,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from helpers.evaluation.adaptive import SEARCH_SPACE, TUNED_ATTACKS, own_splits, tune
 from helpers.attacks import InverseNetworkAttack, QueryFreeShadowAttack, WhiteBoxOptimizationAttack, edge_features
@@ -31,7 +38,7 @@ from helpers.core.config import get_scale
 from helpers.data import load_dataset, split_dataset
 from helpers.models import build_model, split
 from helpers.attacks.prior_attacks import DiffusionGuidedAttack, LatentSearchAttack
-from helpers.attacks.priors import trained_prior
+from helpers.attacks.priors import build_prior, trained_prior
 from helpers.evaluation.harness import SuiteBudget
 from helpers.training import TrainConfig, train_classifier
 
@@ -50,6 +57,22 @@ def _per_call(fn, calls: int, warmup: int = 3, repeats: int = 5) -> float:
             fn()
         best = min(best, (time.perf_counter() - start) / calls)
     return best
+
+
+def flops_of(fn) -> float:
+    """Conv and matmul FLOPs of one call of ``fn`` (a multiply-add counts 2)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def edge_step_count(edge, x: torch.Tensor) -> float:
+    """FLOPs of one forward + backward (to the input) of the edge on the batch ``x``."""
+    x = x.clone().requires_grad_(True)
+    with torch.no_grad():
+        upstream = torch.randn_like(edge(x))
+    return flops_of(lambda: edge(x).backward(upstream))
 
 
 def pure_edge_step(edge, x: torch.Tensor) -> float:
@@ -88,12 +111,17 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
     n_fit = len(splits.aux.x) - max(1, int(len(splits.aux.x) * decoder.val_fraction))
     batches = len(decoder.history) * math.ceil(n_fit / decoder.batch_size)
     pure = batches * pure_decoder_step(decoder, z_aux[:decoder.batch_size], splits.aux.x[:decoder.batch_size])
+    fresh = lambda: InverseNetworkAttack(z_eval.shape[1:], x_eval.shape[1:], **budget.decoder_options(),  # noqa: E731
+                                         device="cpu")
+    decoder_flops = flops_of(lambda: fresh().fit(splits.aux.x, z_aux))   # same seed: the same epochs
+    recon_flops = flops_of(lambda: decoder.reconstruct(z_eval))
     rows.append(dict(attack="inverse_network", cut=cut, n=len(x_eval), fit_s=fit, reconstruct_s=recon,
-                     outside=1 - pure / fit))
+                     outside=1 - pure / fit, flops=decoder_flops + recon_flops))
 
     # white box and hybrid: the same optimisation loop, from 0.5 or from the decoder's output
     n_opt = budget.n_optimisation
     step = pure_edge_step(edge, x_eval[:n_opt])
+    edge_step_flops = edge_step_count(edge, x_eval[:n_opt])
     for name, steps, init in (("white_box", budget.white_box_steps, None),
                               ("hybrid", budget.hybrid_steps, decoder.reconstruct(z_eval[:n_opt]))):
         attack = WhiteBoxOptimizationAttack(edge, x_eval.shape[1:], steps=steps, lr=budget.white_box_lr,
@@ -101,8 +129,10 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
         start = time.perf_counter()
         attack.reconstruct(z_eval[:n_opt], init=init)
         seconds = time.perf_counter() - start
-        extra = dict(fit_s=fit, reconstruct_s=seconds + recon * n_opt / len(x_eval)) if name == "hybrid" \
-            else dict(fit_s=0.0, reconstruct_s=seconds)
+        flops = steps * edge_step_flops   # FlopCounterMode cannot follow autograd.grad: the model's share, counted
+        extra = dict(fit_s=fit, reconstruct_s=seconds + recon * n_opt / len(x_eval),
+                     flops=flops + decoder_flops + recon_flops * n_opt / len(x_eval)) if name == "hybrid" \
+            else dict(fit_s=0.0, reconstruct_s=seconds, flops=flops)
         rows.append(dict(attack=name, cut=cut, n=n_opt, outside=1 - steps * step / seconds, **extra))
 
     # query-free: shadow edge + decoder; its share is not separated (two training loops)
@@ -118,8 +148,10 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
     fit = time.perf_counter() - start
     start = time.perf_counter()
     shadow.reconstruct(z_eval)
-    rows.append(dict(attack="query_free", cut=cut, n=len(x_eval), fit_s=fit,
-                     reconstruct_s=time.perf_counter() - start, outside=float("nan")))
+    seconds = time.perf_counter() - start
+    flops = flops_of(lambda: shadow.fit(splits.aux.x, y_aux=splits.aux.y)) + flops_of(lambda: shadow.reconstruct(z_eval))
+    rows.append(dict(attack="query_free", cut=cut, n=len(x_eval), fit_s=fit, reconstruct_s=seconds,
+                     outside=float("nan"), flops=flops))
 
     # the prior attacks, from the inverse network's reconstruction (their fit: the decoder's; the
     # priors are already trained, see prior_training)
@@ -131,8 +163,10 @@ def measure(cut: str, trained, splits, budget: SuiteBudget) -> list[dict]:
         attack.fit(splits.aux.x, index=splits.aux.index)
         start = time.perf_counter()
         attack.reconstruct(z_eval[:n_opt], init=init)
+        seconds = time.perf_counter() - start
         rows.append(dict(attack=attack.name, cut=cut, n=n_opt, fit_s=decoder_fit,
-                         reconstruct_s=time.perf_counter() - start + recon * n_opt / len(x_eval), outside=float("nan")))
+                         reconstruct_s=seconds + recon * n_opt / len(x_eval), outside=float("nan"),
+                         flops=float("nan")))   # their steps use autograd.grad, which FlopCounterMode cannot follow
     return rows
 
 
@@ -142,8 +176,56 @@ def prior_training(splits, budget: SuiteBudget) -> list[dict]:
     for config in (budget.vae, budget.ddpm):
         start = time.perf_counter()
         trained_prior(config, splits.aux, "cpu")
-        rows.append(dict(prior=config.kind, images=len(splits.aux), epochs=config.epochs,
-                         seconds=time.perf_counter() - start))
+        seconds = time.perf_counter() - start
+        model, batch = build_prior(config, splits.aux.x.shape[1:]), splits.aux.x[:config.batch_size]
+        step = flops_of(lambda: model.loss(batch, torch.Generator().manual_seed(0)).backward())
+        batches = config.epochs * len(splits.aux) / config.batch_size   # FLOPs grow with the images in a batch
+        rows.append(dict(prior=config.kind, images=len(splits.aux), epochs=config.epochs, seconds=seconds,
+                         flops=step * batches))
+    return rows
+
+
+def layout_steps(edge, budget: SuiteBudget, image_shape, n: int = 64) -> list[dict]:
+    """Milliseconds of one step of what the priors and the prior attacks repeat, contiguous and in
+    channels_last (the layout the decoders, the white box and the classifiers already use): a
+    training step of each prior (loss, backward, Adam) and one guided step of each prior attack
+    (the prior's network, the edge, the gradient back through both), on batches of ``n``."""
+    x = torch.rand(n, *image_shape, generator=torch.Generator().manual_seed(0))
+    rows = []
+    for config in (budget.vae, budget.ddpm):
+        times = {}
+        for layout in ("contiguous", "channels_last"):
+            model, batch = build_prior(config, image_shape), x
+            if layout == "channels_last":
+                model, batch = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+            optimizer, generator = torch.optim.Adam(model.parameters(), lr=config.lr), torch.Generator().manual_seed(0)
+
+            def step():
+                loss = model.loss(batch, generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            times[layout] = _per_call(step, calls=5)
+        rows.append({"step": f"{config.kind} prior: training step", **times})
+    for kind in ("latent_search", "diffusion"):
+        times = {}
+        for layout in ("contiguous", "channels_last"):
+            config = budget.vae if kind == "latent_search" else budget.ddpm
+            model, frozen = build_prior(config, image_shape).eval().requires_grad_(False), edge
+            start = torch.zeros(n, config.latent_dim) if kind == "latent_search" else x * 2 - 1
+            if layout == "channels_last":
+                model = model.to(memory_format=torch.channels_last)
+                frozen = copy.deepcopy(edge).to(memory_format=torch.channels_last)
+                start = start if kind == "latent_search" else start.contiguous(memory_format=torch.channels_last)
+            with torch.no_grad():
+                target = frozen(x)
+
+            def step():
+                w = start.clone().requires_grad_(True)
+                image = model.decode(w) if kind == "latent_search" else (model.predict_x0(w, 50, model.eps(w, 50)) + 1) / 2
+                torch.autograd.grad(((frozen(image) - target) ** 2).sum(), w)
+            times[layout] = _per_call(step, calls=5)
+        rows.append({"step": f"{kind} attack: guided step", **times})
     return rows
 
 
@@ -169,6 +251,8 @@ def section(peak: float) -> list[str]:
     previous, os.environ["MIA_CACHE_DIR"] = os.environ.get("MIA_CACHE_DIR"), cold.name
     try:
         priors = prior_training(splits, budget) + prior_training(own_splits(splits), budget)
+        layouts = layout_steps(split(trained.model, "pool2")[0].eval().requires_grad_(False), budget,
+                               tuple(splits.aux.x.shape[1:]), budget.n_optimisation)
         rows = [row for cut in CUTS for row in measure(cut, trained, splits, budget)]
         tuning = {cut: tuning_cost(trained, splits, cut, budget) for cut in CUTS}
     finally:
@@ -181,20 +265,29 @@ def section(peak: float) -> list[str]:
              f"{budget.hybrid_steps} steps on {budget.n_optimisation} images in one batch. "
              "\"Outside\": share of the attack's time not spent in the model's forward+backward "
              "(target < 10%; decoder: its fit; white box/hybrid: the optimisation loop).", "",
-             "| attack | cut | images | fit s | reconstruct s | reconstructions/s | amortised images/s | outside |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| attack | cut | images | fit s | reconstruct s | reconstructions/s | amortised images/s | outside "
+             "| GFLOP | share of matmul peak |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         outside = "n/a" if math.isnan(r["outside"]) else f"{r['outside']:.0%}"
+        total = r["fit_s"] + r["reconstruct_s"]
         lines.append(f"| {r['attack']} | {r['cut']} | {r['n']} | {r['fit_s']:.1f} | {r['reconstruct_s']:.2f} | "
-                     f"{r['n'] / r['reconstruct_s']:.0f} | {r['n'] / (r['fit_s'] + r['reconstruct_s']):.1f} | "
-                     f"{outside} |")
+                     f"{r['n'] / r['reconstruct_s']:.0f} | {r['n'] / total:.1f} | {outside} | "
+                     + ("n/a | n/a |" if math.isnan(r["flops"]) else f"{r['flops'] / 1e9:.1f} | {r['flops'] / total / peak:.0%} |"))
     lines += ["", "Latent search and diffusion start from the inverse network's reconstruction: their fit is the "
               "decoder's, their reconstruction includes its share. Their priors are trained once per auxiliary "
               "set and seed and shared by every cut and defense:", "",
-              "| prior | images | epochs | training s |", "|---|---|---|---|"]
-    lines += [f"| {r['prior']} | {r['images']} | {r['epochs']} | {r['seconds']:.1f} |" for r in priors]
+              "| prior | images | epochs | training s | GFLOP | share of matmul peak |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['prior']} | {r['images']} | {r['epochs']} | {r['seconds']:.1f} | {r['flops'] / 1e9:.0f} | "
+              f"{r['flops'] / r['seconds'] / peak:.0%} |" for r in priors]
     lines += ["", "(The smaller sets are the fitting part of tuning, below: its priors are trained apart, so "
               "that no tuning score comes from images the prior was trained on.)"]
+    lines += ["", f"The priors and the prior attacks run contiguous tensors; the decoders, the white box and the "
+              f"classifiers run channels_last. One step of each, on batches of {budget.n_optimisation} "
+              "(the edge at pool2; best of 5 blocks of 5 calls):", "",
+              "| step | contiguous ms | channels_last ms | speed-up |", "|---|---|---|---|"]
+    lines += [f"| {r['step']} | {1e3 * r['contiguous']:.1f} | {1e3 * r['channels_last']:.1f} | "
+              f"{r['contiguous'] / r['channels_last']:.2f}× |" for r in layouts]
     lines += ["", f"Tuning each attack against one classifier (notebook 07 §6; `helpers.evaluation.adaptive`): every candidate "
               f"fitted on 80% of the {len(splits.aux)} auxiliary images and scored on the rest (the optimisation "
               "attacks on 32 of them); seconds per defense, before the chosen setting is run on the scored images:",
