@@ -10,9 +10,10 @@ the rows of all seeds go to ``figures/NN_claims.csv`` (seed 0, published with th
 figures) and ``figures/claims/NN_claims_seedS.csv`` (seeds >= 1, ``make claims``). No notebook
 writes a verdict: :func:`judge` computes it from the rows of every seed present.
 
-**The rule.** From the values of at least :data:`MIN_SEEDS` seeds, the 95% t-interval of their mean
-[low, high] (on the log scale for ratios, then mapped back). For a claim "greater than the
-threshold t" with no-effect value n (n <= t):
+**The rule.** From the values of at least :data:`MIN_SEEDS` seeds, an interval at level :data:`LEVEL`:
+the t-interval of their mean (on the log scale for ratios, then mapped back), or, for a count
+(``statistic="count"``: successes out of trials in each seed), the exact Clopper-Pearson interval of
+the share pooled over seeds. For a claim "greater than the threshold t" with no-effect value n (n <= t):
 
 * **reproduced**: low > t - margin (the interval lies on the paper's side; larger than the
   paper counts the same as equal);
@@ -25,22 +26,33 @@ threshold t" with no-effect value n (n <= t):
 "less than" claims are the mirror image; a claim without a no-effect value (a bound such as
 "accuracy loss < 3 points") has no "same direction". An equivalence claim ("within ±m of t") is
 reproduced when the interval lies inside [t - m, t + m], not reproduced when it lies outside it,
-inconclusive otherwise. A claim measured in several readings (say raw R_c² and R_c²/global
-variance) is **qualified** when its readings get different verdicts; each reading is shown.
+inconclusive otherwise. An "≈ X" claim (``magnitude``) is reproduced when the interval lies inside
+[X / 2, 2 X] (:data:`MAGNITUDE_FACTOR`), **magnitude differs** when it lies wholly outside that band
+with the effect's direction certain (the factor is shown), same direction when only the direction is
+certain, not reproduced when it lies short of the band without a certain effect. Three more cases:
+
+* a claim whose stated **condition** (e.g. "SiftFunnel within the accuracy budget") failed in any
+  seed is **condition not met**, whatever its interval;
+* a design constant (``statistic="constant"``, e.g. the funnel's FLOPs) is **by construction**:
+  no interval, no verdict on the paper;
+* a claim measured in several readings follows its **primary** reading, the paper-faithful one,
+  named before the run (:data:`EVERY_READING`: all of them, the weakest verdict decides); the other
+  readings are shown beside it.
 
 Accuracy budgets are read one way everywhere: percentage points of test accuracy
 (:data:`ACCURACY_BUDGET_POINTS`: "< 3%" is "loses less than 3 points"), no extra tolerance.
 """
 from __future__ import annotations
 
-from .registry import (ACCURACY_BUDGET_POINTS, CLAIMS, DEFAULT_DATASET, DIRECTIONS, LEVEL, MIN_SEEDS, SEED_FOLDER,
-                       STRONG_COLUMN, STRONG_NOTEBOOKS, STRONG_VARIANT, VERDICTS, Claim)
+from .registry import (ACCURACY_BUDGET_POINTS, CLAIMS, DEFAULT_DATASET, DIRECTIONS, EVERY_READING, LEVEL,
+                       MAGNITUDE_FACTOR, MIN_SEEDS, SEED_FOLDER, STATISTICS, STRONG_COLUMN, STRONG_NOTEBOOKS,
+                       STRONG_VARIANT, VERDICTS, Claim)
 from .report import claim_table, collect, comparison_table, markdown_table, published_table, with_variant
-from .rule import REVERSAL, compare_runs, judge, t_interval, verdict
+from .rule import REVERSAL, clopper_pearson, compare_runs, judge, t_interval, verdict
 from .store import collect_rows, complete_variant_rows, record, rows_frame, seed_file
 
-__all__ = ["ACCURACY_BUDGET_POINTS", "CLAIMS", "DEFAULT_DATASET", "DIRECTIONS", "LEVEL", "MIN_SEEDS", "REVERSAL",
-           "SEED_FOLDER", "STRONG_COLUMN", "STRONG_NOTEBOOKS", "STRONG_VARIANT", "VERDICTS", "Claim", "claim_table",
-           "collect", "collect_rows", "compare_runs", "comparison_table", "complete_variant_rows", "judge",
+__all__ = ["ACCURACY_BUDGET_POINTS", "CLAIMS", "DEFAULT_DATASET", "DIRECTIONS", "EVERY_READING", "LEVEL",
+           "MAGNITUDE_FACTOR", "MIN_SEEDS", "REVERSAL", "SEED_FOLDER", "STATISTICS", "STRONG_COLUMN", "STRONG_NOTEBOOKS", "STRONG_VARIANT", "VERDICTS", "Claim", "claim_table",
+           "clopper_pearson", "collect", "collect_rows", "compare_runs", "comparison_table", "complete_variant_rows", "judge",
            "markdown_table", "published_table", "record", "rows_frame", "seed_file", "t_interval", "verdict",
            "with_variant"]

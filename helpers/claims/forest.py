@@ -17,11 +17,12 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from ..core import paths
 from .registry import CLAIMS, DEFAULT_DATASET, STRONG_NOTEBOOKS, STRONG_VARIANT
-from .rule import judge
+from .rule import judge, magnitude_band
 from .store import collect_rows, complete_variant_rows
 
-VERDICT_COLOURS = {"reproduced": "#1a9850", "same direction": "#91cf60", "inconclusive": "#878787",
-                   "not reproduced": "#d73027"}
+VERDICT_COLOURS = {"reproduced": "#1a9850", "magnitude differs": "#d9a400", "same direction": "#91cf60",
+                   "condition not met": "#f46d43", "inconclusive": "#878787", "not reproduced": "#d73027",
+                   "by construction": "#4575b4"}
 STRONG = "strong attacker"
 LABEL_WIDTH = 50   # characters per line of a claim's label
 
@@ -38,7 +39,9 @@ def reading_table(rows: pd.DataFrame, strong_rows: pd.DataFrame | None = None) -
     table = judged.assign(source=[c.source for c in claims], claim=[c.statement for c in claims],
                           unit=[c.unit for c in claims], log=[c.log for c in claims],
                           threshold=[c.threshold for c in claims], null=[c.null for c in claims],
-                          margin=[c.margin for c in claims], direction=[c.direction for c in claims])
+                          margin=[c.margin for c in claims], direction=[c.direction for c in claims],
+                          band=[magnitude_band(c) if c.magnitude else None for c in claims],
+                          primary=[c.primary == r for c, r in zip(claims, judged.reading)])
     if strong_rows is not None:
         strong = judge(strong_rows)[["id", "reading", "mean", "low", "high", "verdict"]]
         table = table.merge(strong.rename(columns={k: f"{k} {STRONG}" for k in ("mean", "low", "high", "verdict")}),
@@ -72,6 +75,7 @@ def _limits(row, strong: bool) -> tuple[float, float]:
     values = [row["mean"], row["low"], row["high"], row["threshold"]]
     values += [row["null"]] if row["null"] is not None and not pd.isna(row["null"]) else []
     values += [row["threshold"] - row["margin"], row["threshold"] + row["margin"]] if row["direction"] == "within" else []
+    values += list(row["band"]) if _has_band(row) else []
     if strong:
         values += [row[f"{k} {STRONG}"] for k in ("mean", "low", "high")]
     values = [v for v in values if math.isfinite(v) and (v > 0 or not row["log"])]
@@ -81,6 +85,10 @@ def _limits(row, strong: bool) -> tuple[float, float]:
         return 10 ** (math.log10(low) - pad), 10 ** (math.log10(high) + pad)
     pad = (high - low) * 0.08 or max(abs(high), 1.0) * 0.1
     return low - pad, high + pad
+
+
+def _has_band(row) -> bool:
+    return isinstance(row.get("band"), tuple)
 
 
 def _log_ticks(decades: float):
@@ -95,7 +103,9 @@ def _draw_row(ax, row, strong: bool) -> None:
     """One reading: the paper's side shaded, threshold and no effect, our interval(s)."""
     left, right = _limits(row, strong)
     ax.set_xscale("log" if row["log"] else "linear")
-    if row["direction"] == "within":
+    if _has_band(row):   # an "≈ X" claim: the paper's size within a factor
+        ax.axvspan(*row["band"], color="#d9f0d3", lw=0)
+    elif row["direction"] == "within":
         ax.axvspan(row["threshold"] - row["margin"], row["threshold"] + row["margin"], color="#d9f0d3", lw=0)
     else:
         edge = row["threshold"] - row["margin"] if row["direction"] == "greater" else row["threshold"] + row["margin"]
@@ -139,7 +149,8 @@ def _label(ax, row) -> None:
     claim = textwrap.fill(f"{row['source']}: {row['claim']}", LABEL_WIDTH)
     ax.text(0, 0.6 if row["reading"] else 0.35, claim, fontsize=8.5, va="center" if row["reading"] else "center")
     if row["reading"]:
-        ax.text(0.03, -0.35, row["reading"], fontsize=7.5, va="center", color="#4d4d4d")
+        primary = " (primary: the claim's verdict)" if row.get("primary") else ""
+        ax.text(0.03, -0.35, row["reading"] + primary, fontsize=7.5, va="center", color="#4d4d4d")
 
 
 def forest_plot(panels: dict, width: float = 9.5, row_height: float = 0.52):
@@ -151,11 +162,11 @@ def forest_plot(panels: dict, width: float = 9.5, row_height: float = 0.52):
     frames = list(panels.values())
     keys = list(dict.fromkeys((r.id, r.reading) for f in frames for r in f.itertuples()))
     strong = {name: f"mean {STRONG}" in f and f[f"mean {STRONG}"].notna().any() for name, f in panels.items()}
-    height = 0.5 + row_height * max(len(keys), 1) + 0.5
+    height = 0.5 + row_height * max(len(keys), 1) + 0.9
     fig = plt.figure(figsize=(width, height))
     grid = fig.add_gridspec(max(len(keys), 1), 1 + 2 * len(panels), hspace=0.9, wspace=0.06,
                             width_ratios=[3.1] + [2.5, 1.25] * len(panels), left=0.01, right=0.99,
-                            top=1 - 0.45 / height, bottom=0.55 / height)
+                            top=1 - 0.45 / height, bottom=0.95 / height)
     for r, key in enumerate(keys):
         label = fig.add_subplot(grid[r, 0])
         for p, (name, frame) in enumerate(panels.items()):
@@ -171,10 +182,10 @@ def forest_plot(panels: dict, width: float = 9.5, row_height: float = 0.52):
             _verdict_label(fig.add_subplot(grid[r, 2 + 2 * p]), row, strong[name])
     legend = [Line2D([], [], color="black", ls="--", label="threshold (the paper's number)"),
               Line2D([], [], color="#4d4d4d", ls=":", label="no effect"),
-              Line2D([], [], color="#d9f0d3", lw=6, label="the paper's side"),
+              Line2D([], [], color="#d9f0d3", lw=6, label="the paper's side (≈ claims: its size ×/÷ 2)"),
               Line2D([], [], color="black", marker="o", lw=2, label="ours: mean, 95% interval over seeds")]
     legend += ([Line2D([], [], color="black", marker="s", mfc="white", lw=2, label=f"{STRONG} (strong:)")]
                if any(strong.values()) else [])
     legend += [Line2D([], [], color=c, lw=4, label=v) for v, c in VERDICT_COLOURS.items()]
-    fig.legend(handles=legend, loc="lower center", ncol=5, fontsize=7.5, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.legend(handles=legend, loc="lower center", ncol=4, fontsize=7.5, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig

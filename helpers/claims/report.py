@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..core import paths
-from .registry import CLAIMS, STRONG_COLUMN, STRONG_NOTEBOOKS, STRONG_VARIANT, Claim
-from .rule import judge
+from .registry import (CLAIMS, EVERY_READING, MAGNITUDE_FACTOR, STRONG_COLUMN, STRONG_NOTEBOOKS, STRONG_VARIANT, VERDICTS,
+                       Claim)
+from .rule import judge, magnitude_band
 from .store import collect_rows, complete_variant_rows
 
 
@@ -26,7 +27,7 @@ def comparison_table(compared: pd.DataFrame, names: tuple[str, str]) -> pd.DataF
 
 def claim_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per claim in definition order: the paper's side, ours (each reading's mean and
-    interval) and the verdict; a claim whose readings disagree is ``qualified``."""
+    interval, the primary reading first) and the verdict of the primary reading (:func:`primary_verdict`)."""
     judged = judge(rows)
     columns = ["id", "source", "claim", "paper says", "we measure", "rule", "n seeds", "verdict", "detail"]
     if judged.empty:   # e.g. a smoke run in which no base qualified
@@ -34,13 +35,30 @@ def claim_table(rows: pd.DataFrame) -> pd.DataFrame:
     table = []
     for claim_id in [c for c in CLAIMS if c in set(judged.id)]:
         claim, part = CLAIMS[claim_id], judged[judged.id == claim_id]
-        verdicts = list(dict.fromkeys(part.verdict))
-        overall = verdicts[0] if len(verdicts) == 1 else "qualified"
+        overall, part = primary_verdict(claim, part)
         table.append({"id": claim_id, "source": claim.source, "claim": claim.statement,
                       "paper says": claim.paper_value, "we measure": _describe(claim, part),
-                      "rule": _rule_text(claim), "n seeds": int(part["n seeds"].min()), "verdict": overall,
+                      "rule": _rule_text(claim), "n seeds": int(part["n seeds"].iloc[0]), "verdict": overall,
                       "detail": "; ".join(f"{r.reading or 'value'}: {r.verdict}" for r in part.itertuples())})
     return pd.DataFrame(table, columns=columns)
+
+
+def primary_verdict(claim: Claim, part: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The claim's verdict and its readings, the primary first. One reading decides alone; of several,
+    the claim's ``primary`` (named before the run), or under :data:`EVERY_READING` the weakest of
+    them (the one furthest from "reproduced" in :data:`VERDICTS`). A primary reading a run did not
+    measure leaves the claim inconclusive."""
+    if len(part) == 1 and claim.primary in (None, EVERY_READING, part.reading.iloc[0]):
+        return part.verdict.iloc[0], part
+    if claim.primary is None:
+        raise ValueError(f"claim {claim.id} has readings {list(part.reading)} but names no primary reading")
+    if claim.primary == EVERY_READING:
+        weakest = max(part.verdict, key=VERDICTS.index)
+        return weakest, part
+    first = part[part.reading == claim.primary]
+    if first.empty:
+        return "inconclusive", part
+    return first.verdict.iloc[0], pd.concat([first, part[part.reading != claim.primary]])
 
 
 def _fmt(value: float) -> str:
@@ -52,19 +70,37 @@ def _fmt(value: float) -> str:
 def _describe(claim: Claim, part: pd.DataFrame) -> str:
     unit = "" if claim.unit in ("share", "ρ") else f" {claim.unit}"
     texts = []
-    for r in part.itertuples():
-        shown = f"{_fmt(r.mean)}{unit} [{_fmt(r.low)}, {_fmt(r.high)}]"
-        texts.append(f"{r.reading} {shown}" if r.reading else shown)
-    return "; ".join(texts) + f" (n={int(part['n seeds'].min())})"
+    for _, r in part.iterrows():
+        if claim.statistic == "constant":
+            shown = f"{_fmt(r['mean'])}{unit} (by construction)"
+        else:
+            counted = f" ({r['successes']:.0f} of {r['trials']:.0f})" if claim.statistic == "count" else ""
+            shown = f"{_fmt(r['mean'])}{unit}{counted} [{_fmt(r['low'])}, {_fmt(r['high'])}]"
+        if r["verdict"] == "magnitude differs":
+            shown += f", {_fmt(r['factor'])}× the paper's"
+        primary = claim.primary not in (None, EVERY_READING) and r["reading"] == claim.primary and len(part) > 1
+        name = r["reading"] + (" (primary)" if primary else "")
+        texts.append(f"{name} {shown}" if r["reading"] else shown)
+    failed = sorted({s for text in part["condition failed"] if text for s in text.split(",")}, key=int)
+    condition = f"; {claim.condition}: no in seed(s) {', '.join(failed)}" if failed else ""
+    return "; ".join(texts) + f" (n={int(part['n seeds'].iloc[0])}{condition})"
 
 
 def _rule_text(claim: Claim) -> str:
-    if claim.direction == "within":
-        return f"within {claim.threshold:g} ± {claim.margin:g}"
-    sign = ">" if claim.direction == "greater" else "<"
-    edge = claim.threshold - claim.margin if claim.direction == "greater" else claim.threshold + claim.margin
-    return f"{sign} {edge:g}" + ("" if claim.null is None or claim.null == claim.threshold
-                                 else f"; no effect {claim.null:g}")
+    if claim.statistic == "constant":
+        return "by construction: no interval"
+    if claim.magnitude is not None:
+        low, high = magnitude_band(claim)
+        text = f"within [{low:g}, {high:g}] (the paper's size ×/÷ {MAGNITUDE_FACTOR:g}); no effect {claim.null:g}"
+    elif claim.direction == "within":
+        text = f"within {claim.threshold:g} ± {claim.margin:g}"
+    else:
+        sign = ">" if claim.direction == "greater" else "<"
+        edge = claim.threshold - claim.margin if claim.direction == "greater" else claim.threshold + claim.margin
+        text = f"{sign} {edge:g}" + ("" if claim.null is None or claim.null == claim.threshold
+                                     else f"; no effect {claim.null:g}")
+    text += "; exact interval of a count" if claim.statistic == "count" else ""
+    return text + (f"; only if {claim.condition} in every seed" if claim.condition else "")
 
 
 def collect(folder: Path | None = None, dataset: str | None = None, variant: str | None = None,

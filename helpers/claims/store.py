@@ -16,8 +16,14 @@ from .registry import CLAIMS, DEFAULT_DATASET, MIN_SEEDS, SEED_FOLDER, Claim
 from .rule import judge
 
 
-def record(claim_id: str, seed: int, value: float, reading: str = "", note: str = "") -> dict:
-    """One measured value of a claim for one seed (and one reading of it), as a CSV row."""
+ROW_COLUMNS = ["id", "reading", "seed", "value", "note", "trials", "condition met"]
+
+
+def record(claim_id: str, seed: int, value: float, reading: str = "", note: str = "", trials: int | None = None,
+           condition_met: bool | None = None) -> dict:
+    """One measured value of a claim for one seed (and one reading of it), as a CSV row. A count claim
+    gives its successes as ``value`` out of ``trials``; a claim with a condition says whether it held
+    in this seed (``condition_met``)."""
     if claim_id not in CLAIMS:
         raise ValueError(f"unknown claim {claim_id!r}; defined: {', '.join(CLAIMS)}")
     seed = check_seed(seed)
@@ -25,12 +31,21 @@ def record(claim_id: str, seed: int, value: float, reading: str = "", note: str 
     value = float(value)
     if claim.log and value <= 0:
         raise ValueError(f"claim {claim_id} is a ratio: got the non-positive value {value}")
-    return {"id": claim_id, "reading": reading, "seed": seed, "value": value, "note": note}
+    if (claim.statistic == "count") != (trials is not None):
+        raise ValueError(f"claim {claim_id}: trials are given for a count claim, and only for one")
+    if trials is not None and not (int(trials) == trials >= 1 and value == int(value) and 0 <= value <= trials):
+        raise ValueError(f"claim {claim_id}: a count needs whole successes (value) in 0..trials, got {value} of {trials}")
+    if bool(claim.condition) != (condition_met is not None):
+        raise ValueError(f"claim {claim_id}: say whether the condition held (condition_met) for a claim that "
+                         f"states one ({claim.condition or 'this claim states none'})")
+    return {"id": claim_id, "reading": reading, "seed": seed, "value": value, "note": note,
+            "trials": None if trials is None else int(trials),
+            "condition met": None if condition_met is None else bool(condition_met)}
 
 
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
     """A notebook's claim rows with each claim's definition beside them (the NN_claims.csv layout)."""
-    frame = pd.DataFrame(rows, columns=["id", "reading", "seed", "value", "note"])
+    frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
     if frame.duplicated(["id", "reading", "seed"]).any():
         raise ValueError("each (claim, reading, seed) may be recorded once")
     fields = [f for f in Claim.__dataclass_fields__ if f != "id"]
@@ -72,11 +87,21 @@ def collect_rows(folder: Path | None = None, dataset: str | None = None, variant
         raise FileNotFoundError(f"no claim rows in {folder}: run `make figures` first")
     rows = pd.concat(frames, ignore_index=True)
     rows["reading"] = rows.reading.fillna("")
+    rows["condition met"] = _booleans(rows["condition met"] if "condition met" in rows else pd.Series(index=rows.index))
     unknown = sorted(set(rows.id) - set(CLAIMS))
     if unknown:
         raise ValueError(f"claim rows name unknown claims {unknown}")
     rows = _one_row_per_seed(rows)
     return rows.drop(columns="run_seed").reset_index(drop=True)
+
+
+def _booleans(column: pd.Series) -> pd.Series:
+    """A CSV column of True/False/empty as booleans with None for empty (read back as text or bool)."""
+    known = {True: True, False: False, "True": True, "False": False}
+    bad = column[column.notna() & ~column.isin(list(known))]
+    if len(bad):
+        raise ValueError(f"'condition met' must be True, False or empty, got {sorted(set(map(str, bad)))}")
+    return column.map(known).astype(object).where(column.notna(), None)
 
 
 def _run_seed(path: Path) -> int:
