@@ -91,7 +91,7 @@ def _rule_text(claim: Claim) -> str:
         return "by construction: no interval"
     if claim.magnitude is not None:
         low, high = magnitude_band(claim)
-        text = f"within [{low:g}, {high:g}] (the paper's size ×/÷ {MAGNITUDE_FACTOR:g}); no effect {claim.null:g}"
+        text = f"within [{low:g}, {high:g}] (×/÷ {MAGNITUDE_FACTOR:g} around the paper); no effect {claim.null:g}"  # no quote: smartquotes
     elif claim.direction == "within":
         text = f"within {claim.threshold:g} ± {claim.margin:g}"
     else:
