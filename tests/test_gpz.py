@@ -42,7 +42,7 @@ def test_r_squared_on_exact_and_unrelated_data():
 def test_smoothing_arms_keep_epochs_and_dynamics_rows():
     config = TrainConfig(n_train=256, n_test=64, n_aux=64, epochs=2, batch_size=64, width=4)
     splits = split_dataset(load_dataset("mnist5k"), **config.split_kwargs())
-    arms = train_smoothing_arms(config, splits, alphas=[0.0, 0.3], seeds=[0], device="cpu")
+    arms = train_smoothing_arms(config, {0: splits}, alphas=[0.0, 0.3], seeds=[0], device="cpu")
     assert set(arms) == {(0.0, 0), (0.3, 0)}
     assert arms[(0.3, 0)].config.label_smoothing == 0.3 and len(arms[(0.3, 0)].epoch_states) == 2
     frame = radius_dynamics(arms, splits.test.x[:32], ["fc1", "logits"])
@@ -62,3 +62,20 @@ def test_smoothing_arms_keep_epochs_and_dynamics_rows():
     pd.testing.assert_frame_equal(again, frame)
     other = radius_dynamics(arms, splits.test.x[:16], ["fc1", "logits"])   # other images: recomputed
     assert not other.radius.equals(frame.radius)
+
+
+def test_each_seed_draws_its_own_split_and_an_arm_trains_on_its_seeds():
+    """Seeds redraw the data split (issue 28): an interval over seeds then covers the data's sampling."""
+    from helpers.core.config import SCALES
+    from helpers.evaluation.gpz import seed_splits
+
+    data = load_dataset("mnist5k")
+    configs = [TrainConfig.from_scale(SCALES["smoke"], data=data, seed=seed) for seed in (0, 1)]
+    assert [c.split_seed for c in configs] == [0, 1]
+    assert TrainConfig.from_scale(SCALES["smoke"], data=data, seed=1, split_seed=0).split_seed == 0   # kept if given
+    first, second = (split_dataset(data, **c.split_kwargs()) for c in configs)
+    assert not torch.equal(first.train.index, second.train.index) and not torch.equal(first.test.index, second.test.index)
+    by_seed = seed_splits(configs[0], data, [0, 1])
+    assert torch.equal(by_seed[1].train.index, second.train.index) and torch.equal(by_seed[0].aux.index, first.aux.index)
+    with pytest.raises(ValueError, match="no split for seeds"):
+        train_smoothing_arms(configs[0], by_seed, alphas=[0.0], seeds=[2])

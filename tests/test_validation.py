@@ -69,9 +69,9 @@ def test_attack_profile_checks_its_cuts_before_attacking():
 
 def test_smoothing_arms_check_every_alpha_and_seed_before_training():
     with pytest.raises(ValueError, match="seed must be a non-negative integer, got 'abc'"):
-        train_smoothing_arms(config=None, splits=None, alphas=[0.0, 0.1], seeds=[0, "abc"])
+        train_smoothing_arms(config=None, splits_by_seed=None, alphas=[0.0, 0.1], seeds=[0, "abc"])
     with pytest.raises(ValueError, match="label smoothing alpha must be a finite number, got nan"):
-        train_smoothing_arms(config=None, splits=None, alphas=[0.0, math.nan], seeds=[0])
+        train_smoothing_arms(config=None, splits_by_seed=None, alphas=[0.0, math.nan], seeds=[0])
 
 
 @pytest.mark.parametrize("seed", ["abc", -1, 1.5, True, None])

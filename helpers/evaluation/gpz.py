@@ -19,7 +19,7 @@ from ..core.config import check_list, check_range, check_seed
 from ..core.progress import progress
 from ..core.repro import module_device
 from ..core.stats import summarize
-from ..data import Splits
+from ..data import Splits, split_dataset
 from ..models import SplittableNet, check_cuts, cut_points
 from ..theory.radius import global_variance, intra_class_radius, zone_cuts
 from ..training import TrainConfig, TrainedClassifier, train_classifier
@@ -79,35 +79,50 @@ def attack_profile(trained: TrainedClassifier, splits: Splits, budget: SuiteBudg
     return attack
 
 
-def train_smoothing_arms(config: TrainConfig, splits: Splits, alphas, seeds, device: str = "auto") -> dict:
-    """{(α, seed): TrainedClassifier} trained with label smoothing α, keeping every epoch's weights."""
+def seed_splits(config: TrainConfig, data, seeds) -> dict:
+    """{seed: Splits}: the data split each seed draws (``split_seed`` = the seed, as every
+    :meth:`TrainConfig.from_scale` run does), so an arm of seed s sees the images run s sees."""
+    seeds = check_list("seeds", seeds, check_seed)
+    return {int(seed): split_dataset(data, **dataclasses.replace(config, split_seed=int(seed)).split_kwargs())
+            for seed in seeds}
+
+
+def train_smoothing_arms(config: TrainConfig, splits_by_seed: dict, alphas, seeds, device: str = "auto") -> dict:
+    """{(α, seed): TrainedClassifier} trained with label smoothing α, keeping every epoch's weights;
+    the arm of seed s is initialised with s and trained on ``splits_by_seed[s]`` (:func:`seed_splits`)."""
     alphas = check_list("alphas", alphas, lambda alpha: check_range("label smoothing alpha", alpha, -0.5, 1.0))
     seeds = check_list("seeds", seeds, check_seed)
+    missing = [seed for seed in seeds if seed not in splits_by_seed]
+    if missing:
+        raise ValueError(f"no split for seeds {missing}: build them with seed_splits(config, data, seeds)")
     arms = {}
     for alpha in alphas:
         for seed in seeds:
-            run = dataclasses.replace(config, label_smoothing=float(alpha), seed=int(seed), keep_epoch_states=True)
-            arms[(alpha, seed)] = train_classifier(run, splits, device=device)
+            run = dataclasses.replace(config, label_smoothing=float(alpha), seed=int(seed), split_seed=int(seed),
+                                      keep_epoch_states=True)
+            arms[(alpha, seed)] = train_classifier(run, splits_by_seed[seed], device=device)
     return arms
 
 
-def radius_dynamics(arms: dict, x_stats: torch.Tensor, cuts) -> pd.DataFrame:
+def radius_dynamics(arms: dict, x_stats, cuts) -> pd.DataFrame:
     """One row per (α, seed, epoch, cut): R_c², R_c²/global variance and that epoch's test accuracy.
+    ``x_stats``: the images (a tensor), or ``{seed: tensor}`` for arms that each saw their own split.
 
-    Each arm's rows are cached under its classifier's key, the cuts and a digest of ``x_stats``."""
+    Each arm's rows are cached under its classifier's key, the cuts and a digest of its images."""
     cuts = check_list("cuts", cuts) if cuts is not None else None  # names are checked per model
-    digest = cache.tensor_digest(x_stats)
     frames = []
     for (alpha, seed), trained in progress(arms.items(), desc="R_c² per epoch", leave=False):
+        images = x_stats[seed] if isinstance(x_stats, dict) else x_stats
+
         def compute():
             rows = []
             for epoch, record in enumerate(trained.history, start=1):
-                for row in radius_profile(trained.model_at_epoch(epoch), x_stats, cuts).itertuples():
+                for row in radius_profile(trained.model_at_epoch(epoch), images, cuts).itertuples():
                     rows.append({"epoch": epoch, "cut": row.cut, "radius": float(row.radius),
                                  "radius_ratio": float(row.radius_ratio), "test_acc": float(record["test_acc"])})
             return {"rows": {k: [r[k] for r in rows] for k in ("epoch", "cut", "radius", "radius_ratio", "test_acc")}}
 
-        key = {"classifier": trained.cache_key, "cuts": cuts, "x_stats": digest}
+        key = {"classifier": trained.cache_key, "cuts": cuts, "x_stats": cache.tensor_digest(images)}
         frame = pd.DataFrame(cache.cached("radius_dynamics", key, compute,
                                            device=module_device(trained.model))["rows"])
         frames.append(frame.assign(alpha=alpha, seed=seed)[["alpha", "seed", "epoch", "cut", "radius",

@@ -118,8 +118,9 @@ class TrainConfig:
 
     @classmethod
     def from_scale(cls, scale: Scale, data=None, **overrides) -> "TrainConfig":
-        """Budgets from ``scale``; with ``data``, split sizes shrink to fit it (:func:`fit_sizes`),
-        and a validation size ``n_val`` given shrinks with target-train (``paper``'s 5,000 of 50,000
+        """Budgets from ``scale``; the data split follows ``seed`` (``split_seed`` = seed unless given, so
+        an interval over seeds covers the data's sampling too); with ``data``, split sizes shrink to
+        fit it (:func:`fit_sizes`), and a validation size ``n_val`` given shrinks with target-train (``paper``'s 5,000 of 50,000
         become 357 of mnist5k's 3,571)."""
         n_train, n_test, n_aux = scale.n_train, scale.n_test, scale.n_aux
         if data is not None:
@@ -128,7 +129,8 @@ class TrainConfig:
             if overrides.get("n_val") and n_train < scale.n_train:
                 overrides["n_val"] = max(1, overrides["n_val"] * n_train // scale.n_train)
         sizes = dict(n_train=n_train, n_test=n_test, n_aux=n_aux,
-                     epochs=scale.epochs, batch_size=scale.batch_size, lr=scale.lr)
+                     epochs=scale.epochs, batch_size=scale.batch_size, lr=scale.lr,
+                     split_seed=overrides.get("seed", 0))   # each seed redraws the data split
         return cls(**{**sizes, **overrides})
 
     def split_kwargs(self) -> dict:
