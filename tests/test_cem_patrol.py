@@ -237,3 +237,31 @@ def test_cem_default_is_the_blend_and_enters_the_config():
     assert label(batch) == "cem base=[noise sigma=0.5] sigma=0.5 variance=batch"
     with pytest.raises(ValueError):
         CEM({"defense": "noise", "sigma": 0.5}, variance="stored")
+
+
+def test_cem_blend_size_gives_the_gradient_the_paper_would_at_its_training_size():
+    """v = 10·n_ck/(π_ck·N/K): at N = 80 (v = 0.5) the gradient is 5× the one v gets at N = 400 (0.1),
+    the blend's value unchanged when the batch variance equals the stored one; blend_size = 400 on
+    a mixture fitted on 80 samples gives exactly N = 400's gradient: the paper's λ at the paper's N."""
+    grads = {}
+    for num_samples, blend_size in ((80, None), (400, None), (80, 400)):
+        z, labels, mixture = _two_class_case()
+        cem_loss(z, labels, _recorded(mixture, num_samples, [[0.5], [2.0]]), 1.0, blend_size=blend_size).backward()
+        grads[(num_samples, blend_size)] = z.grad
+    assert torch.allclose(grads[(80, None)], 5 * grads[(400, None)], rtol=1e-5)
+    assert torch.allclose(grads[(80, 400)], grads[(400, None)], rtol=1e-6)
+
+
+def test_cem_blend_size_enters_the_config_only_when_set():
+    from helpers.defenses import CEM, from_config
+    from helpers.defenses.cem import PAPER_TRAINING_SIZE
+    from helpers.evaluation.grids import CEM_PLUGIN
+
+    ours = CEM({"defense": "noise", "sigma": 0.5})
+    assert "blend_size" not in ours.params()   # results trained before the option keep their keys
+    paper = CEM({"defense": "noise", "sigma": 0.5}, blend_size=PAPER_TRAINING_SIZE)
+    assert from_config(paper.config()).blend_size == 50_000 and paper.config() != ours.config()
+    assert CEM_PLUGIN["blend_size"] == PAPER_TRAINING_SIZE, "the notebooks' plug-in runs at the paper's strength"
+    for bad in (0, 2.5, "big"):
+        with pytest.raises(ValueError, match="blend_size"):
+            CEM({"defense": "noise", "sigma": 0.5}, blend_size=bad)

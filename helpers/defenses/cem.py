@@ -15,8 +15,12 @@ in the paper's code):
 s²_ck the mean squared deviation of the batch's n_ck class-c samples nearest to centroid μ_ck,
 σ²_ck,stored the variance of the fit (no gradient), N the number of samples the mixture was fitted
 on and K_cls its number of classes with samples (π_ck·N/K_cls: the cluster's expected size). The value is
-s²_ck's in expectation but the gradient is about v times smaller, so λ means what it means in the
-paper; ``variance="batch"`` uses s²_ck alone (v = 1). Once a cluster's spread is below τσ² there
+s²_ck's in expectation, but the gradient is v times s²_ck's, and a sample's share of it is
+v/n_ck = 10·K_cls/(π_ck·N): **the effective strength of λ falls as 1/N**. At CIFAR-10's N = 50,000
+(the paper's) v ≈ 0.026 for batches of 128; at our 2,250 training images v ≈ 0.57, so the same λ
+pushes about 22× harder. ``blend_size`` (:data:`PAPER_TRAINING_SIZE`) computes v as if the mixture
+had been fitted on that many samples: the gradient, per sample, is then the paper's for the same λ
+(8 at N = 50,000 acts as λ ≈ 0.36 would at our own N). ``variance="batch"`` uses s²_ck alone (v = 1). Once a cluster's spread is below τσ² there
 is nothing more to gain. Unlike the public code, the mixture's parameters here are indexed by class
 id (its code used class 0's weights for every class), empty clusters get weight 0 explicitly, and
 the variant used ("isotropic": the paper's scalar variance; "diagonal": per dimension, blended with
@@ -40,6 +44,7 @@ VARIANTS = ("isotropic", "diagonal", "logdet")
 FIT_ON = ("training_pass", "eval_pass")
 VARIANCES = ("blend", "batch")
 BLEND_SCALE, BLEND_CAP = 10.0, 0.99  # the paper's code: v = min(10·n_batch/expected size, 0.99)
+PAPER_TRAINING_SIZE = 50_000   # CIFAR-10's training set, where the paper's λ = 8 or 16 were chosen
 
 
 @dataclass
@@ -103,22 +108,26 @@ def _assign(flat: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture):
 
 
 def _blend(batch: torch.Tensor, counts: torch.Tensor, present: torch.Tensor, mixture: ClassMixture,
-           variant: str) -> torch.Tensor:
-    """v·batch + (1 − v)·stored for the present clusters (rows of ``batch``, module docstring); the
-    batch variance alone when the mixture lacks the fit's record (N, per-dimension variances)."""
+           variant: str, blend_size: int | None = None) -> torch.Tensor:
+    """v·batch + (1 − v)·stored for the present clusters (rows of ``batch``, module docstring), v
+    computed for ``blend_size`` samples (default: the mixture's own N); the batch variance alone when
+    the mixture lacks the fit's record (N, per-dimension variances)."""
     stored = mixture.dim_variances if variant == "diagonal" else mixture.variances[..., None]
     if mixture.num_samples is None or stored is None:
         return batch
     stored = stored.to(batch).flatten(0, 1)[present]
     classes = int((mixture.weights.sum(1) > 0).sum())
-    expected_size = mixture.weights.to(batch).flatten()[present] * mixture.num_samples / classes
+    size = mixture.num_samples if blend_size is None else blend_size
+    expected_size = mixture.weights.to(batch).flatten()[present] * size / classes
     v = (BLEND_SCALE * counts / expected_size).clamp(max=BLEND_CAP)[:, None]
     return v * batch + (1 - v) * stored
 
 
 def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma: float, tau: float = 0.125,
-             gamma0: float = 0.01, variant: str = "isotropic", variance: str = "blend") -> torch.Tensor:
-    """CEM's L_C on a batch of clean features z (N × ...) with labels (N): see the module docstring.
+             gamma0: float = 0.01, variant: str = "isotropic", variance: str = "blend",
+             blend_size: int | None = None) -> torch.Tensor:
+    """CEM's L_C on a batch of clean features z (N × ...) with labels (N): see the module docstring
+    (``blend_size``: the training-set size the blend's weight is computed for).
 
     Each sample is assigned to the nearest centroid of its own class; σ̂² is its cluster's mean
     squared deviation from that centroid in this batch, blended with the mixture's stored variance
@@ -151,7 +160,7 @@ def cem_loss(z: torch.Tensor, labels: torch.Tensor, mixture: ClassMixture, sigma
         sums = torch.zeros(num_classes * k, per_sample.shape[1]).to(flat).index_add_(0, cluster, per_sample)
         spread = sums[present] / counts[present, None]
         if variance == "blend":
-            spread = _blend(spread, counts[present], present, mixture, variant)
+            spread = _blend(spread, counts[present], present, mixture, variant, blend_size)
         hinge = F.relu(torch.log(spread + gamma0) - threshold).mean(1)
     weighted = mixture.weights.to(flat).flatten()[present] * hinge
     per_class = torch.zeros(num_classes).to(flat).index_add_(0, present.nonzero().flatten() // k, weighted)
@@ -186,13 +195,17 @@ class CEM(Defense):
     ``variance="blend"`` (default, the paper's code) blends each cluster's batch variance with the
     fitted one, which scales the loss's gradient by v ≈ 10·batch size/training-set size (module
     docstring); ``"batch"`` uses the batch variance alone, about 1/v times the gradient for the same λ.
+    ``blend_size`` computes v for that training-set size instead of ours: with
+    :data:`PAPER_TRAINING_SIZE`, λ has the paper's effective strength (None: 22× the paper's at our
+    2,250 images).
     """
 
     name = "cem"
 
     def __init__(self, base: dict, weight: float = 8.0, sigma: float | None = None, k: int = 5, tau: float = 0.125,
                  gamma0: float = 0.01, variant: str = "isotropic", warmup_epochs: int = 1,
-                 fit_on: str = "training_pass", ramp: bool = False, variance: str = "blend"):
+                 fit_on: str = "training_pass", ramp: bool = False, variance: str = "blend",
+                 blend_size: int | None = None):
         self.base = from_config(base)
         if self.base.name == "cem":
             raise ValueError("CEM is a plug-in on another defense, not on itself")
@@ -212,13 +225,18 @@ class CEM(Defense):
         if not isinstance(ramp, bool):
             raise ValueError(f"ramp must be True or False, got {ramp!r}")
         self.ramp, self._factor = ramp, 1.0
+        if blend_size is not None and (type(blend_size) is not int or blend_size < 1):
+            raise ValueError(f"blend_size must be a positive integer (a training-set size) or None, got {blend_size!r}")
+        self.blend_size = blend_size
         self.mixture: ClassMixture | None = None
         self._seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # this epoch's clean (z, y) batches
 
     def params(self) -> dict:
         return {"base": self.base.config(), "weight": self.weight, "sigma": self.sigma, "k": self.k, "tau": self.tau,
                 "gamma0": self.gamma0, "variant": self.variant, "warmup_epochs": self.warmup_epochs,
-                "fit_on": self.fit_on, "ramp": self.ramp, "variance": self.variance}
+                "fit_on": self.fit_on, "ramp": self.ramp, "variance": self.variance,
+                # only when set: every result of the earlier default keeps its key
+                **({"blend_size": self.blend_size} if self.blend_size is not None else {})}
 
     # everything the base defense does, unchanged
     def build(self, model, cut):
@@ -282,5 +300,6 @@ class CEM(Defense):
             self._seen.append((z.detach().cpu(), y.detach().cpu()))
         if self.mixture is None:
             return loss
-        term = cem_loss(z, y, self.mixture, self.sigma, self.tau, self.gamma0, self.variant, self.variance)
+        term = cem_loss(z, y, self.mixture, self.sigma, self.tau, self.gamma0, self.variant, self.variance,
+                        self.blend_size)
         return loss + self._factor * self.weight * term
