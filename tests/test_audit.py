@@ -279,3 +279,28 @@ def test_each_attackers_privacy_ratio_is_its_worst_mse_over_the_class_means():
     assert math.isclose(row.worst_mse, 0.03) and math.isclose(row.privacy, 0.3) and row.privacy == row.privacy_strong
     low, high = row.mse_strong_low, row.mse_strong_high   # t-interval of two values: mean ± 12.706·s/√2
     assert math.isclose(high - 0.03, 12.7062 * 0.01414214 / math.sqrt(2), rel_tol=1e-4) and math.isclose(low + high, 0.06)
+
+
+def test_a_defense_with_its_own_cut_is_trained_and_attacked_there():
+    """Notebook 07's PATROL: a deeper edge (pool3) pruned to the FLOPs of the others' cut (pool2)."""
+    from helpers.data import load_dataset, split_dataset
+    from helpers.defenses import Defense, Patrol
+    from helpers.evaluation.defense_eval import evaluate_all, label
+    from helpers.evaluation.harness import SuiteBudget
+    from helpers.models import build_model, cut_points
+    from helpers.training import TrainConfig
+
+    data = load_dataset("mnist5k")
+    base = TrainConfig(n_train=400, n_test=64, n_aux=128, n_val=64, epochs=2)
+    splits = split_dataset(data, **base.split_kwargs())
+    flops = {p.name: p.edge_flops / 1e6 for p in cut_points(build_model("vgg", (1, 28, 28)))}
+    patrol = Patrol(budget=flops["pool2"], metric="flops")
+    budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, decoder_width=8, n_eval=32, white_box_steps=2,
+                         hybrid_steps=2, shadow_epochs=1, n_eval_optimisation=8)
+    with pytest.raises(ValueError, match="own_cuts names defenses that are not in the list"):
+        evaluate_all(base, splits, [Defense()], "pool2", budget, own_cuts={label(patrol): "pool3"})
+    results, _ = evaluate_all(base, splits, [Defense(), patrol], "pool2", budget, probes=False, device="cpu",
+                              attacks=["inverse_network"], own_cuts={label(patrol): "pool3"})
+    rows = results.set_index("defense")
+    assert rows.loc["none", "cut"] == "pool2" and rows.loc["patrol", "cut"] == "pool3"
+    assert rows.loc["patrol", "edge_MFLOPs"] <= flops["pool2"] + 1e-6 < flops["pool3"], "deeper, within the budget"

@@ -101,9 +101,9 @@ def notebook_defenses(vgg, cut: str) -> list:
                        prune_at=p06["prune_at"], lipschitz=p06["lipschitz"], adversarial=p06["adversarial"])
     grid = (defense_grid(p04["defenses"] or DEFENSE_GRID) + defense_grid(p07["defenses"] or benchmark_grid())
             + cem)
-    grid.append(Patrol(budget=flops[p07["patrol_budget_cut"]], metric="flops", **p07["patrol"]))
     unique = {str(d.config()): (d, cut) for d in grid}
-    return list(unique.values()) + [(patrol_06, p06["deep_cut"])]
+    patrol_07 = Patrol(budget=flops[p07["cut"]], metric="flops", **p07["patrol"])
+    return list(unique.values()) + [(patrol_06, p06["deep_cut"]), (patrol_07, p07["patrol_cut"])]
 
 
 def test_every_notebook_defense_trains_and_is_attacked_at_paper_scale(cifar_root):

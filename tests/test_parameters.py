@@ -42,7 +42,7 @@ BAD = [   # (notebook, parameters, what the message must say): the issue's cases
     ("07", {"compare_attackers": "False"}, "parameter compare_attackers = 'False': Input should be a valid boolean"),
     ("06", {"shallow_cut": "pool3", "deep_cut": "pool1"},
      "parameter deep_cut = 'pool1': must come after shallow_cut = 'pool3'"),
-    ("07", {"cut": "pool1", "patrol_budget_cut": "pool2"}, "parameter cut = 'pool1': must come after patrol_budget_cut"),
+    ("07", {"cut": "pool3", "patrol_cut": "pool2"}, "parameter patrol_cut = 'pool2': must come after cut"),
     ("01", {"noise_levels": [0.1, math.nan]}, "parameter noise_levels[1] = [0.1, nan]: Input should be a finite number"),
     ("01", {"noise_levels": [0.1, -1.0]}, "parameter noise_levels[1] = [0.1, -1.0]: Input should be greater than 0"),
     ("01", {"mixture_dim": 8.5}, "parameter mixture_dim = 8.5: Input should be a valid integer"),

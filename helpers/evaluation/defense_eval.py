@@ -146,14 +146,21 @@ def _images_marked(table: pd.DataFrame, selection) -> pd.DataFrame:
 
 def evaluate_all(base: TrainConfig, splits, defenses: list[Defense], cut: str, budget: SuiteBudget,
                  attacks=ATTACKS, mine_epochs: int = 100, seed: int = 0, device: str = "auto", progress=None,
-                 probes: bool = True, attacker: str = "standard", on_validation: str = "all"):
-    """Train and evaluate every defense at ``cut``: (summary DataFrame, {label: (reconstructions, evaluation)});
-    ``on_validation``: as :func:`evaluate_defense`."""
+                 probes: bool = True, attacker: str = "standard", on_validation: str = "all",
+                 own_cuts: dict[str, str] | None = None):
+    """Train and evaluate every defense at ``cut``, or at ``own_cuts[label]`` (e.g. PATROL's deeper
+    edge): (summary DataFrame, {label: (reconstructions, evaluation)}); ``on_validation``: as
+    :func:`evaluate_defense`."""
     attacker_attacks(attacks, attacker)  # an unknown attacker or attack fails before any training
+    own_cuts = dict(own_cuts or {})
+    unknown = sorted(set(own_cuts) - {label(d) for d in defenses})
+    if unknown:
+        raise ValueError(f"own_cuts names defenses that are not in the list: {unknown}")
     rows, examples = [], {}
     for defense in (progress or (lambda items: items))(defenses):
-        trained = train_defended(base, splits, defense, cut, device)
-        row, _, reconstructions, evaluation = evaluate_defense(trained, splits, cut, budget, attacks, mine_epochs,
+        at = own_cuts.get(label(defense), cut)
+        trained = train_defended(base, splits, defense, at, device)
+        row, _, reconstructions, evaluation = evaluate_defense(trained, splits, at, budget, attacks, mine_epochs,
                                                                seed, device, probes, attacker, on_validation)
         if row["label"] in examples:
             raise ValueError(f"two defenses share the label {row['label']!r}: list each configuration once")

@@ -201,14 +201,14 @@ class DefenseBenchmark(Attacked):
     defenses: dict = {}
     extra_defenses: dict = {}
     patrol: PatrolSetting = PatrolSetting()
-    patrol_budget_cut: VggCut = "pool1"
+    patrol_cut: VggCut = "pool3"
     compare_attackers: bool = True
     accuracy_budget: Fraction = 0.03
 
     @model_validator(mode="after")
     def patrol_is_deeper_than_its_budget(self):
-        _check_deeper(("cut", self.cut), ("patrol_budget_cut", self.patrol_budget_cut),
-                      "PATROL's deeper edge is pruned to the shallower one's budget")
+        _check_deeper(("patrol_cut", self.patrol_cut), ("cut", self.cut),
+                      "PATROL prunes a deeper edge down to the FLOPs of the undefended edge at cut")
         return self
 
 
