@@ -416,3 +416,36 @@ def test_two_runs_compared_reading_by_reading():
     vgg = [claims.report._fmt(both.loc["vgg", f"{part} 4 epochs"]) for part in ("mean", "low", "high")]
     assert shown.loc["vgg", "4 epochs"] == f"{vgg[0]} [{vgg[1]}, {vgg[2]}]"
     assert shown.loc["constant", "claim"] == claims.CLAIMS["gpz.split_gain"].statement
+
+
+def test_a_ratio_against_an_mse_below_the_floor_is_a_bound():
+    floor = claims.MSE_FLOOR
+    assert claims.floored_ratio(0.02, 0.01) == (pytest.approx(2.0), "")
+    assert claims.floored_ratio(0.0065, 4.3e-7) == (pytest.approx(65.0), "≥")       # at least 0.0065 / 1e-4
+    assert claims.floored_ratio(3e-5, 0.0159) == (pytest.approx(floor / 0.0159), "≤")  # at most 1e-4 / 0.0159
+    value, bound = claims.floored_ratio(3e-7, 5e-7)
+    assert math.isnan(value) and bound == ""   # two exact inversions: no ratio is measured
+    with pytest.raises(ValueError, match="positive"):
+        claims.floored_ratio(0.0, 0.1)
+    with pytest.raises(ValueError, match="bound"):
+        claims.record("patrol.depth", 0, 65.0, bound=">")
+
+
+def _depth(values, bounds):
+    return claims.rows_frame([claims.record("patrol.depth", s, v, bound=b) for s, (v, b) in enumerate(zip(values, bounds))])
+
+
+def test_bounds_keep_only_the_verdicts_the_true_values_could_not_undo():
+    """patrol.depth (> 1): lower bounds of 65, 190 and 160 (geometric mean 125) can only be larger: reproduced, shown as
+    '≥'; upper bounds far below 1 keep 'not reproduced'; bounds against the verdict, or mixed ones,
+    leave the claim inconclusive; a seed with nothing measured is left out of n."""
+    lower = claims.claim_table(_depth([65.0, 190.0, 160.0], ["≥"] * 3)).iloc[0]
+    assert lower.verdict == "reproduced" and lower["we measure"].startswith("≥ 125 × [")
+    upper = claims.judge(_depth([0.006, 0.009, 0.008], ["≤"] * 3)).iloc[0]
+    assert upper.verdict == "not reproduced" and upper.bound == "≤"
+    against = claims.judge(_depth([0.006, 0.009, 0.008], ["≥", "", "≥"])).iloc[0]
+    assert against.verdict == "inconclusive"   # at least 0.006: the true ratio may exceed 1
+    mixed = claims.judge(_depth([65.0, 0.009, 160.0], ["≥", "≤", ""])).iloc[0]
+    assert mixed.bound == "mixed" and mixed.verdict == "inconclusive"
+    unresolved = claims.judge(_depth([65.0, math.nan, 160.0, 90.0], ["≥", "", "≥", "≥"])).iloc[0]
+    assert unresolved["n seeds"] == 3 and unresolved.verdict == "reproduced"

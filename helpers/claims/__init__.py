@@ -35,6 +35,9 @@ certain, not reproduced when it lies short of the band without a certain effect.
   seed is **condition not met**, whatever its interval;
 * a design constant (``statistic="constant"``, e.g. the funnel's FLOPs) is **by construction**:
   no interval, no verdict on the paper;
+* a ratio against an MSE below :data:`MSE_FLOOR` (an attack that inverts as well as it can) is
+  recorded as a bound (:func:`floored_ratio`); a verdict from bounds stands only where the true
+  values could not undo it, otherwise it is inconclusive;
 * a claim measured in several readings follows its **primary** reading, the paper-faithful one,
   named before the run (:data:`EVERY_READING`: all of them, the weakest verdict decides); the other
   readings are shown beside it.
@@ -45,14 +48,16 @@ Accuracy budgets are read one way everywhere: percentage points of test accuracy
 from __future__ import annotations
 
 from .registry import (ACCURACY_BUDGET_POINTS, CLAIMS, DEFAULT_DATASET, DIRECTIONS, EVERY_READING, LEVEL,
-                       MAGNITUDE_FACTOR, MIN_SEEDS, SEED_FOLDER, STATISTICS, STRONG_COLUMN, STRONG_NOTEBOOKS,
+                       MAGNITUDE_FACTOR, MIN_SEEDS, MSE_FLOOR, SEED_FOLDER, STATISTICS, STRONG_COLUMN, STRONG_NOTEBOOKS,
                        STRONG_VARIANT, VERDICTS, Claim)
 from .report import claim_table, collect, comparison_table, markdown_table, published_table, with_variant
 from .rule import REVERSAL, clopper_pearson, compare_runs, judge, t_interval, verdict
-from .store import collect_rows, complete_variant_rows, record, rows_frame, seed_file
+from .store import (collect_rows, combined_bound, complete_variant_rows, floored_ratio, mse_text, record, rows_frame,
+                    seed_file)
 
 __all__ = ["ACCURACY_BUDGET_POINTS", "CLAIMS", "DEFAULT_DATASET", "DIRECTIONS", "EVERY_READING", "LEVEL",
-           "MAGNITUDE_FACTOR", "MIN_SEEDS", "REVERSAL", "SEED_FOLDER", "STATISTICS", "STRONG_COLUMN", "STRONG_NOTEBOOKS", "STRONG_VARIANT", "VERDICTS", "Claim", "claim_table",
-           "clopper_pearson", "collect", "collect_rows", "compare_runs", "comparison_table", "complete_variant_rows", "judge",
-           "markdown_table", "published_table", "record", "rows_frame", "seed_file", "t_interval", "verdict",
-           "with_variant"]
+           "MAGNITUDE_FACTOR", "MIN_SEEDS", "MSE_FLOOR", "REVERSAL", "SEED_FOLDER", "STATISTICS",
+           "STRONG_COLUMN", "STRONG_NOTEBOOKS", "STRONG_VARIANT", "VERDICTS", "Claim", "claim_table",
+           "clopper_pearson", "collect", "collect_rows", "combined_bound", "compare_runs", "comparison_table",
+           "complete_variant_rows", "floored_ratio", "judge", "markdown_table", "mse_text", "published_table", "record",
+           "rows_frame", "seed_file", "t_interval", "verdict", "with_variant"]

@@ -12,6 +12,11 @@ EVERY_READING = "every reading"   # a primary that needs all readings (e.g. "acr
 MIN_SEEDS = 3
 LEVEL = 0.95
 MAGNITUDE_FACTOR = 2.0   # an "≈ X" claim is met within [X / 2, 2 X]; wholly outside it: "magnitude differs"
+# The attacks' resolution floor: a per-pixel MSE below 1e-4 (an RMSE under 1% of the pixel range, SSIM
+# above 0.99) is a reconstruction as good as exact, so it is reported as "≤ floor" and a ratio against
+# it as a bound ("≥ X" over it, "≤ X" of it), never as a number (store.floored_ratio).
+MSE_FLOOR = 1e-4
+BOUNDS = ("", "≥", "≤")   # a claim row's value: exact, a lower bound, an upper bound
 ACCURACY_BUDGET_POINTS = 3.0   # SiftFunnel's "< 3%" accuracy loss, read as percentage points
 SEED_FOLDER = "claims"        # figures/claims/NN_claims_seedS.csv: the rows of seeds >= 1
 DEFAULT_DATASET = "mnist5k"   # the notebooks' default; other datasets: figures/claims/<dataset>/ (every seed)

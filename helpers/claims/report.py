@@ -75,7 +75,8 @@ def _describe(claim: Claim, part: pd.DataFrame) -> str:
             shown = f"{_fmt(r['mean'])}{unit} (by construction)"
         else:
             counted = f" ({r['successes']:.0f} of {r['trials']:.0f})" if claim.statistic == "count" else ""
-            shown = f"{_fmt(r['mean'])}{unit}{counted} [{_fmt(r['low'])}, {_fmt(r['high'])}]"
+            bound = {"≥": "≥ ", "≤": "≤ ", "mixed": "bounds only: "}.get(r.get("bound", ""), "")
+            shown = f"{bound}{_fmt(r['mean'])}{unit}{counted} [{_fmt(r['low'])}, {_fmt(r['high'])}]"
         if r["verdict"] == "magnitude differs":
             shown += f", {_fmt(r['factor'])}× the paper's"
         primary = claim.primary not in (None, EVERY_READING) and r["reading"] == claim.primary and len(part) > 1

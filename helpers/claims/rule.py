@@ -140,6 +140,30 @@ def condition_failures(claim: Claim, part: pd.DataFrame) -> list[int]:
     return sorted(int(s) for s in part.seed[~met.astype(bool)])
 
 
+def bounds_of(part: pd.DataFrame) -> str:
+    """The one kind of bound among a reading's measured values ("" when all are exact, "mixed" when
+    lower and upper bounds meet)."""
+    if "bound" not in part:
+        return ""
+    found = set(part.bound[np.isfinite(part.value.to_numpy(float))].fillna("")) - {""}
+    return "" if not found else found.pop() if len(found) == 1 else "mixed"
+
+
+def bounded_verdict(claim: Claim, found: str, judged: str) -> str:
+    """A verdict from values that are only bounds (an MSE below the attacks' floor) stands where the
+    true values could only strengthen it: lower bounds on a "greater" claim (upper on a "less" one)
+    keep "reproduced" and "same direction"; bounds the other way keep "not reproduced". Anything
+    else, an "≈" claim's size, an equivalence or mixed bounds, is inconclusive."""
+    if not found or judged in ("condition not met", "by construction"):
+        return judged
+    if found == "mixed" or claim.direction == "within":
+        return "inconclusive"
+    toward_paper = (found == "≥") == (claim.direction == "greater")
+    kept = ({"same direction"} | ({"reproduced"} if claim.magnitude is None else set())) if toward_paper \
+        else {"not reproduced"}
+    return judged if judged in kept else "inconclusive"
+
+
 def judge(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per claim and reading: seeds, mean, interval, verdict, the seeds whose condition failed
     (any blocks every other verdict) and, for an "≈ X" claim, how many times the paper's value the
@@ -154,7 +178,9 @@ def judge(rows: pd.DataFrame) -> pd.DataFrame:
                              else (math.nan, math.nan))
         out.append({"id": claim_id, "reading": reading, "n seeds": n,
                     "seeds": ",".join(str(s) for s in sorted(part.seed)), "mean": mean, "low": low, "high": high,
-                    "verdict": "condition not met" if failed else verdict(claim, low, high, n),
+                    "verdict": "condition not met" if failed else bounded_verdict(claim, bounds_of(part),
+                                                                                  verdict(claim, low, high, n)),
+                    "bound": bounds_of(part),
                     "condition failed": ",".join(map(str, failed)), "factor": magnitude_factor(claim, mean),
                     "successes": successes, "trials": trials})
     return pd.DataFrame(out)

@@ -12,24 +12,54 @@ import pandas as pd
 
 from ..core import paths
 from ..core.config import check_seed
-from .registry import CLAIMS, DEFAULT_DATASET, MIN_SEEDS, SEED_FOLDER, Claim
+from .registry import BOUNDS, CLAIMS, DEFAULT_DATASET, MIN_SEEDS, MSE_FLOOR, SEED_FOLDER, Claim
 from .rule import judge
 
 
-ROW_COLUMNS = ["id", "reading", "seed", "value", "note", "trials", "condition met"]
+ROW_COLUMNS = ["id", "reading", "seed", "value", "note", "trials", "condition met", "bound"]
+
+
+def floored_ratio(numerator: float, denominator: float, floor: float = MSE_FLOOR) -> tuple[float, str]:
+    """(value, bound) of the ratio of two MSEs with the attacks' resolution floor: exact when both
+    are above it; "≥" numerator/floor when only the denominator is below it (the attack inverts that
+    edge as well as it can: the true ratio is at least this); "≤" floor/denominator when only the
+    numerator is; NaN (nothing measured) when both are."""
+    numerator, denominator = float(numerator), float(denominator)
+    if min(numerator, denominator) <= 0:
+        raise ValueError(f"MSEs are positive, got {numerator} and {denominator}")
+    if numerator >= floor and denominator >= floor:
+        return numerator / denominator, ""
+    if numerator >= floor:
+        return numerator / floor, "≥"
+    if denominator >= floor:
+        return floor / denominator, "≤"
+    return float("nan"), ""
+
+
+def mse_text(mse: float, floor: float = MSE_FLOOR) -> str:
+    """An MSE as a note prints it: two significant digits, or "≤ floor" below the attacks' floor."""
+    return f"≤ {floor:g}" if mse < floor else f"{mse:.2g}"
+
+
+def combined_bound(bounds) -> str | None:
+    """The bound of a mean (or minimum) over values with these bounds: exact if all are, the one kind
+    if they share it (with exact values beside it), None when lower and upper bounds meet."""
+    kinds = set(bounds) - {""}
+    return "" if not kinds else kinds.pop() if len(kinds) == 1 else None
 
 
 def record(claim_id: str, seed: int, value: float, reading: str = "", note: str = "", trials: int | None = None,
-           condition_met: bool | None = None) -> dict:
+           condition_met: bool | None = None, bound: str = "") -> dict:
     """One measured value of a claim for one seed (and one reading of it), as a CSV row. A count claim
     gives its successes as ``value`` out of ``trials``; a claim with a condition says whether it held
-    in this seed (``condition_met``)."""
+    in this seed (``condition_met``); a value that is only a bound says which (``bound``, e.g. from
+    :func:`floored_ratio`; NaN where nothing could be measured)."""
     if claim_id not in CLAIMS:
         raise ValueError(f"unknown claim {claim_id!r}; defined: {', '.join(CLAIMS)}")
     seed = check_seed(seed)
     claim = CLAIMS[claim_id]
     value = float(value)
-    if claim.log and value <= 0:
+    if claim.log and value <= 0:   # NaN passes: a ratio of two MSEs under the floor measures nothing
         raise ValueError(f"claim {claim_id} is a ratio: got the non-positive value {value}")
     if (claim.statistic == "count") != (trials is not None):
         raise ValueError(f"claim {claim_id}: trials are given for a count claim, and only for one")
@@ -38,9 +68,11 @@ def record(claim_id: str, seed: int, value: float, reading: str = "", note: str 
     if bool(claim.condition) != (condition_met is not None):
         raise ValueError(f"claim {claim_id}: say whether the condition held (condition_met) for a claim that "
                          f"states one ({claim.condition or 'this claim states none'})")
+    if bound not in BOUNDS:
+        raise ValueError(f"claim {claim_id}: bound must be one of {BOUNDS}, got {bound!r}")
     return {"id": claim_id, "reading": reading, "seed": seed, "value": value, "note": note,
             "trials": None if trials is None else int(trials),
-            "condition met": None if condition_met is None else bool(condition_met)}
+            "condition met": None if condition_met is None else bool(condition_met), "bound": bound}
 
 
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
@@ -80,7 +112,7 @@ def collect_rows(folder: Path | None = None, dataset: str | None = None, variant
     folder = Path(folder) if folder is not None else paths.FIGURES
     published = sorted(folder.glob("[0-9][0-9]_claims.csv")) if dataset in (None, DEFAULT_DATASET) and not variant else []
     files = published + sorted(_seed_folder(folder, dataset, variant).glob("[0-9][0-9]_claims_seed*.csv"))
-    frames = [pd.read_csv(f, dtype={"reading": str, "note": str}).assign(file=f.name, run_seed=_run_seed(f))
+    frames = [pd.read_csv(f, dtype={"reading": str, "note": str, "bound": str}).assign(file=f.name, run_seed=_run_seed(f))
               for f in files]
     frames = [f for f in frames if "value" in f.columns]
     if not frames:
@@ -88,6 +120,7 @@ def collect_rows(folder: Path | None = None, dataset: str | None = None, variant
     rows = pd.concat(frames, ignore_index=True)
     rows["reading"] = rows.reading.fillna("")
     rows["condition met"] = _booleans(rows["condition met"] if "condition met" in rows else pd.Series(index=rows.index))
+    rows["bound"] = rows["bound"].fillna("") if "bound" in rows else ""
     unknown = sorted(set(rows.id) - set(CLAIMS))
     if unknown:
         raise ValueError(f"claim rows name unknown claims {unknown}")
