@@ -119,3 +119,53 @@ def test_zone_text_round_trips():
     zone = golden_partition_zone(list("abcde"), [1.0, 0.5, 0.3, 0.29, 0.05])
     assert zone.text == "b..e" and zone_cuts(zone.text) == ["b", "e"]
     assert math.isclose(zone.drops["e"], (0.29 - 0.05) / 0.29)  # a drop of 0.4 into c lies between the two largest
+
+
+def test_the_first_candidate_within_the_budget_is_kept_and_later_ones_are_never_built():
+    from helpers.evaluation.selection import first_within_budget
+
+    built = []
+
+    def candidates(accuracies):
+        for value in accuracies:
+            built.append(value)
+            yield value
+
+    assert first_within_budget(0.96, candidates([0.88, 0.93, 0.95]), float, 0.03) == (0.93, True)
+    assert built == [0.88, 0.93], "0.95 was never trained"
+    assert first_within_budget(0.96, iter([0.90, 0.92]), float, 0.03) == (0.92, False)   # the last tried, unmet
+    assert first_within_budget(0.96, iter([0.93]), float, 0.03) == (0.93, True), "exactly at the budget counts"
+    with pytest.raises(ValueError, match="no candidate"):
+        first_within_budget(0.96, iter([]), float, 0.03)
+
+
+def test_siftfunnel_is_widened_until_it_keeps_the_budget_and_the_cost_is_tabled():
+    from types import SimpleNamespace
+
+    from helpers.evaluation.selection import siftfunnel_ladder, tuned_to_budget
+
+    ladder = siftfunnel_ladder({"channels": 8, "beta": 2.0}, [8, 16, 32])
+    assert [d.channels for d in ladder] == [8, 16, 32] and all(d.beta == 2.0 for d in ladder)
+    accuracy = {8: 0.88, 16: 0.948, 32: 0.944}   # seed 0 of the quick run: the undefended model 0.968
+    chosen, met, table = tuned_to_budget(0.968, ladder, lambda d: SimpleNamespace(val_accuracy=accuracy[d.channels]),
+                                         0.03)
+    assert chosen.channels == 16 and met
+    assert list(table.label) == ["siftfunnel", "siftfunnel channels=16"]   # labels name what differs from the defaults
+    assert table["val loss (points)"].tolist() == pytest.approx([8.8, 2.0]) and table.chosen.tolist() == [False, True]
+
+
+def test_a_grid_gets_its_tuned_siftfunnel_in_place_and_is_unchanged_without_one():
+    from types import SimpleNamespace
+
+    from helpers.defenses import Defense, from_config
+    from helpers.evaluation.selection import with_siftfunnel_tuned
+
+    noise, sift = from_config({"defense": "noise", "sigma": 0.5}), from_config({"defense": "siftfunnel"})
+    train = lambda d: SimpleNamespace(val_accuracy={8: 0.90, 16: 0.95}[d.channels])  # noqa: E731
+    grid, table = with_siftfunnel_tuned([Defense(), sift, noise], [8, 16], 0.96, train, 0.03)
+    assert [d.name for d in grid] == ["none", "siftfunnel", "noise"] and grid[1].channels == 16 and len(table) == 2
+    plain = [Defense(), noise]
+    same, no_table = with_siftfunnel_tuned(plain, [8, 16], 0.96, train, 0.03)
+    assert same is plain and no_table is None, "no SiftFunnel: nothing trained, nothing changed"
+    unchanged, none = with_siftfunnel_tuned([Defense(), sift], [8], 0.96, train, 0.03)
+    assert none is None and unchanged[1] is sift, "one width: the grid as given"

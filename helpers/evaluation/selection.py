@@ -57,3 +57,59 @@ def cem_base_pairs(results: pd.DataFrame, grid: Iterable[Defense]) -> list[tuple
             raise ValueError(f"the CEM plug-in {row.label!r} has no row for its base {base!r}: add it to the grid")
         pairs.append((row, base_rows.iloc[0]))
     return pairs
+
+
+def first_within_budget(reference: float, candidates: Iterable, accuracy: Callable[[object], float],
+                        budget: float) -> tuple[object, bool]:
+    """The first candidate whose ``accuracy`` is at most ``budget`` below ``reference``, and True; when
+    none is, the last one tried and False (its condition then fails, reported, never dropped).
+    Candidates are taken lazily: later ones (classifiers to train) are built only if needed."""
+    check_range("budget", budget, 0.0)
+    chosen = None
+    for chosen in candidates:
+        if accuracy(chosen) >= reference - budget - ROUNDING:
+            return chosen, True
+    if chosen is None:
+        raise ValueError("no candidate to hold to the accuracy budget")
+    return chosen, False
+
+
+def siftfunnel_ladder(setting: dict, widths: Iterable[int]) -> list[Defense]:
+    """SiftFunnel at ``setting`` (its loss weights) with each funnel width in turn, narrowest first."""
+    from ..defenses import from_config
+
+    return [from_config({"defense": "siftfunnel", **setting, "channels": int(width)}) for width in widths]
+
+
+def tuned_to_budget(reference_accuracy: float, ladder: list[Defense], train: Callable[[Defense], object],
+                    accuracy_budget: float) -> tuple[Defense, bool, pd.DataFrame]:
+    """The first defense of ``ladder`` whose classifier (``train(defense)``, e.g. cached training)
+    loses at most ``accuracy_budget`` of validation accuracy against ``reference_accuracy``: (that
+    defense, whether it met the budget, a table of every candidate tried, what the choice cost)."""
+    tried = []
+
+    def candidates():
+        for defense in ladder:
+            trained = train(defense)
+            tried.append({"label": label(defense), "val_accuracy": trained.val_accuracy,
+                          "val loss (points)": 100 * (reference_accuracy - trained.val_accuracy)})
+            yield defense, trained
+
+    (chosen, _), met = first_within_budget(reference_accuracy, candidates(), lambda pair: pair[1].val_accuracy,
+                                           accuracy_budget)
+    table = pd.DataFrame(tried)
+    return chosen, met, table.assign(chosen=table.label == label(chosen))
+
+
+def with_siftfunnel_tuned(grid: list[Defense], widths, reference_accuracy: float, train: Callable[[Defense], object],
+                          accuracy_budget: float) -> tuple[list[Defense], pd.DataFrame | None]:
+    """``grid`` with its SiftFunnel held to the accuracy budget (notebooks 04 and 07): the last
+    SiftFunnel setting of the grid widened through ``widths`` (:func:`tuned_to_budget`) replaces
+    every SiftFunnel entry. The grid unchanged, and no table, without SiftFunnel or with one width."""
+    settings = [d.params() for d in grid if d.name == "siftfunnel"]
+    if not settings or len(list(widths)) < 2:
+        return grid, None
+    ladder = siftfunnel_ladder(settings[-1], widths)
+    chosen, _, table = tuned_to_budget(reference_accuracy, ladder, train, accuracy_budget)
+    last = max(i for i, d in enumerate(grid) if d.name == "siftfunnel")   # the chosen one takes its place
+    return [chosen if i == last else d for i, d in enumerate(grid) if d.name != "siftfunnel" or i == last], table

@@ -28,6 +28,15 @@ Count = Annotated[int, Field(ge=1)]
 Seed = Annotated[int, Field(ge=0)]
 
 
+def _increasing(widths: list[int]) -> list[int]:
+    if any(b <= a for a, b in zip(widths, widths[1:])):
+        raise ValueError(f"widths must increase (narrowest funnel first), got {widths}")
+    return widths
+
+
+Widths = Annotated[list[Count], Field(min_length=1), AfterValidator(_increasing)]   # SiftFunnel's ladder
+
+
 def _one_of(what: str, valid) -> AfterValidator:
     def check(value):
         if value not in valid:
@@ -161,6 +170,7 @@ class SiftFunnel(Attacked):
     criterion_cuts: list[VggCut] = ["pool1", "pool3", "fc1", "logits"]
     grid_defenses: list[str] = ["noise", "nopeek", "bottleneck", "adversarial", "siftfunnel"]
     accuracy_budget: Fraction = 0.03
+    siftfunnel_widths: Widths = [8, 16, 32, 64]
 
 
 class Cem(Budgeted):
@@ -204,6 +214,7 @@ class DefenseBenchmark(Attacked):
     patrol_cut: VggCut = "pool3"
     compare_attackers: bool = True
     accuracy_budget: Fraction = 0.03
+    siftfunnel_widths: Widths = [8, 16, 32, 64]
 
     @model_validator(mode="after")
     def patrol_is_deeper_than_its_budget(self):
