@@ -16,6 +16,7 @@ MAGNITUDE_FACTOR = 2.0   # an "≈ X" claim is met within [X / 2, 2 X]; wholly o
 # above 0.99) is a reconstruction as good as exact, so it is reported as "≤ floor" and a ratio against
 # it as a bound ("≥ X" over it, "≤ X" of it), never as a number (store.floored_ratio).
 MSE_FLOOR = 1e-4
+GPZ_OFFICIAL_RULE = "official rule on raw R_c² (|drops|)"   # GPZ's `active identification.py`: the primary reading
 BOUNDS = ("", "≥", "≤")   # a claim row's value: exact, a lower bound, an upper bound
 ACCURACY_BUDGET_POINTS = 3.0   # SiftFunnel's "< 3%" accuracy loss, read as percentage points
 SEED_FOLDER = "claims"        # figures/claims/NN_claims_seedS.csv: the rows of seeds >= 1
@@ -79,13 +80,17 @@ CLAIMS = _claims(
     Claim("gpz.split_gain", "GPZ", "GPZ split: > 4× the MSE of shallow splits", "> 4× (IR-152)",
           "attack MSE at the GPZ cut (rule on R_c²/global variance) / at the shallowest cut", "×",
           "greater", 4.0, null=1.0, log=True, primary=EVERY_READING),   # "across four vision models"
+    Claim("gpz.neighbours", "GPZ", "the GPZ cut resists inversion more than the cut just before it",
+          "the bound jumps at the GPZ",
+          "attack MSE at the GPZ cut (rule on R_c²/global variance) / at the cut before it", "×",
+          "greater", 1.0, null=1.0, log=True, primary=EVERY_READING),   # "> 4× shallow" holds for any deep cut
     Claim("gpz.decision_gain", "GPZ", "decision-level more resistant than feature-level", "≈ 66% on average",
           "100·(MSE at the first flat cut / MSE at the last image-shaped cut − 1)", "%", "greater", 66.0, null=0.0,
           magnitude=(66.0, 66.0)),
     Claim("gpz.transition", "GPZ", "R_c² collapses at the feature→decision transition",
           "IR-152 block 49–50, VGG19 30→39",
           "architectures (pooled over seeds) whose GPZ cut is the last image-shaped or the first flat cut", "share",
-          "greater", 0.5, null=0.0, statistic="count", primary="rule on raw R_c²"),
+          "greater", 0.5, null=0.0, statistic="count", primary=GPZ_OFFICIAL_RULE),
     Claim("gpz.ls_shrinks", "GPZ", "LS+ shrinks R_c²", "yes (Neural Vortex)",
           "R_c² with label smoothing α = 0.3 / with one-hot targets, same seed", "×", "less", 1.0, null=1.0, log=True,
           primary="R_c²/global variance at fc1"),   # fc1: the GPZ cut of the VGG-style model

@@ -84,7 +84,9 @@ def _describe(claim: Claim, part: pd.DataFrame) -> str:
         texts.append(f"{name} {shown}" if r["reading"] else shown)
     failed = sorted({s for text in part["condition failed"] if text for s in text.split(",")}, key=int)
     condition = f"; {claim.condition}: no in seed(s) {', '.join(failed)}" if failed else ""
-    return "; ".join(texts) + f" (n={int(part['n seeds'].iloc[0])}{condition})"
+    unmeasured = claim.primary not in (None, EVERY_READING) and claim.primary not in set(part.reading)
+    missing = f"; the primary reading, {claim.primary}, not measured" if unmeasured else ""
+    return "; ".join(texts) + f" (n={int(part['n seeds'].iloc[0])}{condition}{missing})"
 
 
 def _rule_text(claim: Claim) -> str:

@@ -160,11 +160,16 @@ def transition_levels(rows: pd.DataFrame, model: SplittableNet, zone: str) -> di
     gpz_cut = zone_cuts(zone)[0]
     by_cut = rows.set_index("cut")
     mse = by_cut.mse
+    order = list(by_cut.index)
+    at = order.index(gpz_cut)
+    before, after = order[max(at - 1, 0)], order[min(at + 1, len(order) - 1)]   # its neighbours (itself at an end)
     return {"feature-level cut": feature, "decision-level cut": decision, "GPZ cut": gpz_cut,
             "MSE feature": mse[feature], "MSE decision": mse[decision],
             "decision vs feature (%)": 100 * (mse[decision] / mse[feature] - 1),
             "MSE GPZ / shallowest": mse[gpz_cut] / mse.iloc[0],
-            "MSE GPZ / class-mean": by_cut.mse_vs_class_mean[gpz_cut]}
+            "MSE GPZ / class-mean": by_cut.mse_vs_class_mean[gpz_cut],
+            "cut before GPZ": before, "cut after GPZ": after,
+            "MSE GPZ / before": mse[gpz_cut] / mse[before], "MSE after / GPZ": mse[after] / mse[gpz_cut]}
 
 
 def at_boundary(zone: str, feature_cut: str, decision_cut: str) -> bool:
