@@ -6,14 +6,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SCALE ?= quick
 NOTEBOOKS ?=
-SEEDS ?= 1,2
+SEEDS ?= 1,2,3,4
+DATASET2 ?= fashion-mnist
 BUDGET_EPOCHS ?= 6
 SWEEP_ARGS ?=
 export SOURCE_DATE_EPOCH := 1700000000
 export MPLBACKEND := agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help env figures claims claims-budget claims-strong book test student checked-outputs unit benchmarks clean
+.PHONY: help env figures claims claims-dataset claims-budget claims-strong book test student checked-outputs unit benchmarks clean
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -34,8 +35,12 @@ env: $(STAMP)  ## Create .venv and install the pinned dependencies (done once)
 figures: $(STAMP)  ## Run every notebook with papermill (SCALE=quick|paper, NOTEBOOKS=02) and write figures/
 	$(PY) -m helpers.pipeline --scale $(SCALE) $(if $(NOTEBOOKS),--only $(NOTEBOOKS))
 
-claims: $(STAMP)  ## Seeds 1 and 2 of the claim notebooks on Ray (after make figures; RAY_ADDRESS joins a cluster), then 08
+claims: $(STAMP)  ## Seeds 1-4 of the claim notebooks on Ray (after make figures; RAY_ADDRESS joins a cluster), then 08
 	$(PY) -m helpers.pipeline.sweep --scale $(SCALE) --seeds $(SEEDS) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(SWEEP_ARGS)
+	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
+
+claims-dataset: $(STAMP)  ## Every claim on the second dataset (DATASET2=fashion-mnist; seeds 0-2), then 08
+	$(PY) -m helpers.pipeline.sweep --scale $(SCALE) --seeds 0,1,2 --datasets $(DATASET2) $(SWEEP_ARGS)
 	$(PY) -m helpers.pipeline --scale $(SCALE) --only 08
 
 claims-budget: $(STAMP)  ## The claims again at another classifier budget (BUDGET_EPOCHS=6; seeds 0-2, ~35 min), then 08

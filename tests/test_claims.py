@@ -155,7 +155,7 @@ def test_a_condition_failing_in_one_seed_blocks_reproduced():
     assert met.verdict == "reproduced"
     failed = claims.claim_table(_mi_rows([60.0, 62.0, 64.0], [60.0, 61.0, 62.0], met=(True, False, True))).iloc[0]
     assert failed.verdict == "condition not met" and failed.detail == "MINE: condition not met; KSG: condition not met"
-    assert failed["we measure"].endswith("(n=3; SiftFunnel within the accuracy budget: no in seed(s) 1)")
+    assert failed["we measure"].endswith("(n=3; condition failed in seed(s) 1)")
     assert "only if SiftFunnel within the accuracy budget in every seed" in failed.rule
 
 
@@ -452,3 +452,23 @@ def test_bounds_keep_only_the_verdicts_the_true_values_could_not_undo():
     assert mixed.bound == "mixed" and mixed.verdict == "inconclusive"
     unresolved = claims.judge(_depth([65.0, math.nan, 160.0, 90.0], ["≥", "", "≥", "≥"])).iloc[0]
     assert unresolved["n seeds"] == 3 and unresolved.verdict == "reproduced"
+
+
+def test_the_second_dataset_gets_its_column_once_complete_and_differences_are_marked(tmp_path):
+    """mnist5k reproduces gpz.ls_attack (1.1, 1.2, 1.15 > 1); on Fashion-MNIST two seeds add no
+    column, three of 0.8, 0.85, 0.9 (below 1: not reproduced) add one, marked as differing."""
+    default = [claims.record("gpz.ls_attack", s, v) for s, v in enumerate([1.1, 1.2, 1.15])]
+    claims.rows_frame(default).to_csv(tmp_path / "02_claims.csv", index=False)
+    for seed, value in [(0, 0.8), (1, 0.85)]:
+        target = claims.seed_file("02", seed, tmp_path, dataset=claims.SECOND_DATASET)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        claims.rows_frame([claims.record("gpz.ls_attack", seed, value)]).to_csv(target, index=False)
+    assert claims.SECOND_DATASET not in claims.published_table(tmp_path, notebooks=("02",)).columns
+    claims.rows_frame([claims.record("gpz.ls_attack", 2, 0.9)]).to_csv(
+        claims.seed_file("02", 2, tmp_path, dataset=claims.SECOND_DATASET), index=False)
+    assert claims.SECOND_DATASET not in claims.published_table(tmp_path, notebooks=("02", "04")).columns, \
+        "04 not run on it yet"
+    table = claims.published_table(tmp_path, notebooks=("02",)).set_index("id")
+    assert table.loc["gpz.ls_attack", "verdict"] == "reproduced"
+    assert table.loc["gpz.ls_attack", claims.SECOND_DATASET] == "not reproduced (differs)"
+    assert claims.markdown_table(table.reset_index()).splitlines()[0].endswith(f"| {claims.SECOND_DATASET} |")

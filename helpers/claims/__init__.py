@@ -47,17 +47,19 @@ Accuracy budgets are read one way everywhere: percentage points of test accuracy
 """
 from __future__ import annotations
 
-from .registry import (ACCURACY_BUDGET_POINTS, CLAIMS, DEFAULT_DATASET, DIRECTIONS, EVERY_READING, LEVEL,
-                       MAGNITUDE_FACTOR, MIN_SEEDS, MSE_FLOOR, SEED_FOLDER, STATISTICS, STRONG_COLUMN, STRONG_NOTEBOOKS,
-                       STRONG_VARIANT, VERDICTS, Claim)
-from .report import claim_table, collect, comparison_table, markdown_table, published_table, with_variant
+from .registry import (ACCURACY_BUDGET_POINTS, CLAIM_NOTEBOOKS, CLAIMS, DEFAULT_DATASET, DIRECTIONS, EVERY_READING,
+                       LEVEL, MAGNITUDE_FACTOR, MIN_SEEDS, MSE_FLOOR, SEED_FOLDER, SECOND_DATASET, STATISTICS,
+                       STRONG_COLUMN, STRONG_NOTEBOOKS, STRONG_VARIANT, VERDICTS, Claim)
+from .report import (claim_table, collect, comparison_table, markdown_table, published_table, with_dataset,
+                     with_variant)
 from .rule import REVERSAL, clopper_pearson, compare_runs, judge, t_interval, verdict
-from .store import (collect_rows, combined_bound, complete_variant_rows, floored_ratio, mse_text, record, rows_frame,
-                    seed_file)
+from .store import (collect_rows, combined_bound, complete_run_rows, complete_variant_rows, floored_ratio, mse_text,
+                    record, rows_frame, seed_file)
 
-__all__ = ["ACCURACY_BUDGET_POINTS", "CLAIMS", "DEFAULT_DATASET", "DIRECTIONS", "EVERY_READING", "LEVEL",
-           "MAGNITUDE_FACTOR", "MIN_SEEDS", "MSE_FLOOR", "REVERSAL", "SEED_FOLDER", "STATISTICS",
-           "STRONG_COLUMN", "STRONG_NOTEBOOKS", "STRONG_VARIANT", "VERDICTS", "Claim", "claim_table",
-           "clopper_pearson", "collect", "collect_rows", "combined_bound", "compare_runs", "comparison_table",
-           "complete_variant_rows", "floored_ratio", "judge", "markdown_table", "mse_text", "published_table", "record",
-           "rows_frame", "seed_file", "t_interval", "verdict", "with_variant"]
+__all__ = ["ACCURACY_BUDGET_POINTS", "CLAIM_NOTEBOOKS", "CLAIMS", "DEFAULT_DATASET", "DIRECTIONS",
+           "EVERY_READING", "LEVEL", "MAGNITUDE_FACTOR", "MIN_SEEDS", "MSE_FLOOR", "REVERSAL", "SECOND_DATASET",
+           "SEED_FOLDER", "STATISTICS", "STRONG_COLUMN", "STRONG_NOTEBOOKS", "STRONG_VARIANT", "VERDICTS",
+           "Claim", "claim_table", "clopper_pearson", "collect", "collect_rows", "combined_bound",
+           "compare_runs", "comparison_table", "complete_run_rows", "complete_variant_rows", "floored_ratio",
+           "judge", "markdown_table", "mse_text", "published_table", "record", "rows_frame", "seed_file",
+           "t_interval", "verdict", "with_dataset", "with_variant"]

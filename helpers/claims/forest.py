@@ -16,9 +16,9 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from ..core import paths
-from .registry import CLAIMS, DEFAULT_DATASET, STRONG_NOTEBOOKS, STRONG_VARIANT
+from .registry import CLAIM_NOTEBOOKS, CLAIMS, DEFAULT_DATASET, STRONG_NOTEBOOKS, STRONG_VARIANT
 from .rule import judge, magnitude_band
-from .store import collect_rows, complete_variant_rows
+from .store import collect_rows, complete_run_rows, complete_variant_rows
 
 VERDICT_COLOURS = {"reproduced": "#1a9850", "magnitude differs": "#d9a400", "same direction": "#91cf60",
                    "condition not met": "#f46d43", "inconclusive": "#878787", "not reproduced": "#d73027",
@@ -57,10 +57,9 @@ def forest_panels(folder=None, datasets: tuple[str, ...] = ()) -> dict:
     panels = {DEFAULT_DATASET: reading_table(collect_rows(folder),
                                              complete_variant_rows(STRONG_VARIANT, folder, STRONG_NOTEBOOKS))}
     for dataset in datasets:
-        try:
-            panels[dataset] = reading_table(collect_rows(folder, dataset))
-        except FileNotFoundError:   # not run on that dataset yet
-            continue
+        rows = complete_run_rows(folder, CLAIM_NOTEBOOKS, dataset=dataset)
+        if rows is not None:   # drawn once its run has every claim notebook on enough seeds
+            panels[dataset] = reading_table(rows)
     return panels
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..core import paths
-from .registry import (CLAIMS, EVERY_READING, MAGNITUDE_FACTOR, STRONG_COLUMN, STRONG_NOTEBOOKS, STRONG_VARIANT, VERDICTS,
-                       Claim)
+from .registry import (CLAIM_NOTEBOOKS, CLAIMS, EVERY_READING, MAGNITUDE_FACTOR, SECOND_DATASET, STRONG_COLUMN, STRONG_NOTEBOOKS,
+                       STRONG_VARIANT, VERDICTS, Claim)
 from .rule import judge, magnitude_band
-from .store import collect_rows, complete_variant_rows
+from .store import collect_rows, complete_run_rows, complete_variant_rows
 
 
 def comparison_table(compared: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
@@ -29,7 +29,8 @@ def claim_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per claim in definition order: the paper's side, ours (each reading's mean and
     interval, the primary reading first) and the verdict of the primary reading (:func:`primary_verdict`)."""
     judged = judge(rows)
-    columns = ["id", "source", "claim", "paper says", "we measure", "rule", "n seeds", "verdict", "detail"]
+    columns = ["id", "source", "claim", "paper says", "we measure", "rule", "n seeds", "verdict", "detail",
+               "primary measure"]
     if judged.empty:   # e.g. a smoke run in which no base qualified
         return pd.DataFrame(columns=columns)
     table = []
@@ -39,6 +40,7 @@ def claim_table(rows: pd.DataFrame) -> pd.DataFrame:
         table.append({"id": claim_id, "source": claim.source, "claim": claim.statement,
                       "paper says": claim.paper_value, "we measure": _describe(claim, part),
                       "rule": _rule_text(claim), "n seeds": int(part["n seeds"].iloc[0]), "verdict": overall,
+                      "primary measure": _primary_measure(claim, part),
                       "detail": "; ".join(f"{r.reading or 'value'}: {r.verdict}" for r in part.itertuples())})
     return pd.DataFrame(table, columns=columns)
 
@@ -83,10 +85,21 @@ def _describe(claim: Claim, part: pd.DataFrame) -> str:
         name = r["reading"] + (" (primary)" if primary else "")
         texts.append(f"{name} {shown}" if r["reading"] else shown)
     failed = sorted({s for text in part["condition failed"] if text for s in text.split(",")}, key=int)
-    condition = f"; {claim.condition}: no in seed(s) {', '.join(failed)}" if failed else ""
+    condition = f"; condition failed in seed(s) {', '.join(failed)}" if failed else ""   # the rule column names it
     unmeasured = claim.primary not in (None, EVERY_READING) and claim.primary not in set(part.reading)
-    missing = f"; the primary reading, {claim.primary}, not measured" if unmeasured else ""
+    missing = f"; primary reading not measured: {claim.primary}" if unmeasured else ""
     return "; ".join(texts) + f" (n={int(part['n seeds'].iloc[0])}{condition}{missing})"
+
+
+def _primary_measure(claim: Claim, part: pd.DataFrame) -> str:
+    """The reading the verdict follows, alone (every reading for :data:`EVERY_READING`), and how many
+    others the full table shows: the README's short form."""
+    if claim.primary in (None, EVERY_READING):
+        return _describe(claim, part)
+    if claim.primary not in set(part.reading):
+        return f"{claim.primary}: not measured yet ({len(part)} other readings)"
+    others = len(part) - 1
+    return _describe(claim, part.iloc[:1]) + (f" +{others} other reading{'s' * (others > 1)}" if others else "")
 
 
 def _rule_text(claim: Claim) -> str:
@@ -127,12 +140,31 @@ def with_variant(table: pd.DataFrame, variant_rows: pd.DataFrame, column: str) -
     return table.assign(**{column: table.id.map(verdicts).fillna("not rerun")})
 
 
-def published_table(folder: Path | None = None, scales: dict | None = None) -> pd.DataFrame:
+def published_table(folder: Path | None = None, scales: dict | None = None, notebooks: tuple[str, ...] = CLAIM_NOTEBOOKS,
+                    datasets: tuple[str, ...] = (SECOND_DATASET,)) -> pd.DataFrame:
     """The table of README.md and notebook 08: :func:`collect`, plus the verdict against the
-    strong attacker (:data:`STRONG_COLUMN`) once ``make claims-strong`` has all its seeds."""
+    strong attacker (:data:`STRONG_COLUMN`) once ``make claims-strong`` has all its seeds, and each
+    of ``datasets`` once its run has rows of every one of ``notebooks`` on enough seeds
+    (:func:`with_dataset`)."""
     table = collect(folder, scales=scales)
     strong = complete_variant_rows(STRONG_VARIANT, folder, STRONG_NOTEBOOKS)
-    return table if strong is None else with_variant(table, strong, STRONG_COLUMN)
+    table = table if strong is None else with_variant(table, strong, STRONG_COLUMN)
+    for dataset in datasets:
+        rows = complete_run_rows(folder, notebooks, dataset=dataset)
+        table = table if rows is None else with_dataset(table, rows, dataset)
+    return table
+
+
+DIFFERS = " (differs)"
+
+
+def with_dataset(table: pd.DataFrame, rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """``table`` with a column ``dataset``: each claim's verdict on that dataset's rows, marked
+    :data:`DIFFERS` where it is not the default dataset's; ``not run`` for claims without rows."""
+    verdicts = claim_table(rows).set_index("id").verdict
+    column = [("not run" if pd.isna(v) else v + (DIFFERS if v != ours else "")) for v, ours in
+              zip(table.id.map(verdicts), table.verdict)]
+    return table.assign(**{dataset: column})
 
 
 TABLE_COLUMNS = ["source", "claim", "paper says", "we measure", "rule", "scale", "verdict"]
@@ -140,9 +172,9 @@ TABLE_COLUMNS = ["source", "claim", "paper says", "we measure", "rule", "scale",
 
 def markdown_table(table: pd.DataFrame, columns: list[str] | None = None) -> str:
     """``table`` as Markdown: ``columns`` (default :data:`TABLE_COLUMNS`), then the strong
-    attacker's verdicts when the table has them."""
+    attacker's and the second dataset's verdicts when the table has them."""
     columns = list(columns or TABLE_COLUMNS)
-    columns += [STRONG_COLUMN] if STRONG_COLUMN in table.columns else []
+    columns += [c for c in (STRONG_COLUMN, SECOND_DATASET) if c in table.columns]
     cell = lambda value: str(value).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for _, row in table.iterrows()]

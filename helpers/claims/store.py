@@ -164,18 +164,24 @@ def _one_row_per_seed(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.drop_duplicates(["id", "reading", "seed"]).drop(columns="own").sort_index()
 
 
-def complete_variant_rows(variant: str, folder: Path | None = None,
-                          notebooks: tuple[str, ...] = ()) -> pd.DataFrame | None:
-    """The claim rows of a variant run (:func:`collect_rows`), or None until it is complete: every
-    claim it has measured on :data:`MIN_SEEDS` seeds or more, and rows from each of ``notebooks``
-    (e.g. ``("04", "06", "07")``). A partial run (a crashed job, a seed still to run) would only add
+def complete_run_rows(folder: Path | None = None, notebooks: tuple[str, ...] = (), dataset: str | None = None,
+                      variant: str | None = None) -> pd.DataFrame | None:
+    """The claim rows of a run on another ``dataset`` or a ``variant`` run (:func:`collect_rows`), or
+    None until it is complete: every claim it has measured on :data:`MIN_SEEDS` seeds or more, and
+    rows from each of ``notebooks``. A partial run (a crashed job, a seed still to run) would only add
     "inconclusive", or call a notebook's claims "not rerun"."""
-    if not variant:
-        raise ValueError("name the variant run (e.g. 'attackerstrong'); the default run is collect_rows()")
     folder = Path(folder) if folder is not None else paths.FIGURES
-    if not any(_seed_folder(folder, None, variant).glob("[0-9][0-9]_claims_seed*.csv")):
+    if not any(_seed_folder(folder, dataset, variant).glob("[0-9][0-9]_claims_seed*.csv")):
         return None
-    rows = collect_rows(folder, variant=variant)
+    rows = collect_rows(folder, dataset, variant)
     if set(notebooks) - {f[:2] for f in rows.file} or judge(rows)["n seeds"].min() < MIN_SEEDS:
         return None
     return rows
+
+
+def complete_variant_rows(variant: str, folder: Path | None = None,
+                          notebooks: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """:func:`complete_run_rows` of a variant run (e.g. ``"attackerstrong"``) of the default dataset."""
+    if not variant:
+        raise ValueError("name the variant run (e.g. 'attackerstrong'); the default run is collect_rows()")
+    return complete_run_rows(folder, notebooks, variant=variant)

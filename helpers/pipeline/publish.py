@@ -30,7 +30,7 @@ def published_table(folder: Path | None = None) -> pd.DataFrame:
     return claims.published_table(folder, scales=registered_scales(folder))
 
 
-README_COLUMNS = ["source", "claim", "paper says", "we measure", "verdict"]
+README_COLUMNS = ["source", "claim", "paper says", "primary measure", "verdict"]   # every reading: the book
 
 
 def readme_block(table: pd.DataFrame) -> str:
@@ -39,8 +39,9 @@ def readme_block(table: pd.DataFrame) -> str:
     scales = sorted(set(table.scale))
     columns = README_COLUMNS + ([] if len(scales) == 1 else ["scale"])
     scale = f"Every claim at scale `{scales[0]}`. " if len(scales) == 1 else ""
-    return (f"{README_START}\n{scale}{len(table)} claims; n is the number of seeds; intervals are 95% "
-            f"t-intervals over seeds.\n\n{claims.markdown_table(table, columns)}\n{README_END}")
+    return (f"{README_START}\n{scale}{len(table)} claims; n is the number of seeds; intervals are 95%: "
+            f"t-intervals over seeds, exact for counts (the rule: the book)."
+            f"\n\n{claims.markdown_table(table, columns)}\n{README_END}")
 
 
 def update_readme(table: pd.DataFrame, readme: Path | None = None) -> bool:

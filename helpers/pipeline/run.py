@@ -93,7 +93,7 @@ def run_notebook(notebook: Path, parameters: dict, folder: Path | None = None) -
 # its metadata: {"companion": {"seed_run_parameters": {...}}} (02's other datasets and 07's comparison
 # with the strong attacker feed no claim; `make claims-strong` sets the attacker instead)
 METADATA_KEY, SEED_RUN_KEY = "companion", "seed_run_parameters"
-CLAIM_NOTEBOOKS = ["02", "04", "05", "06", "07"]
+CLAIM_NOTEBOOKS = list(claims.CLAIM_NOTEBOOKS)
 
 
 def seed_parameters(notebook: Path, scale: str, seed: int, dataset: str | None = None) -> dict:
