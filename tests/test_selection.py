@@ -169,3 +169,35 @@ def test_a_grid_gets_its_tuned_siftfunnel_in_place_and_is_unchanged_without_one(
     assert same is plain and no_table is None, "no SiftFunnel: nothing trained, nothing changed"
     unchanged, none = with_siftfunnel_tuned([Defense(), sift], [8], 0.96, train, 0.03)
     assert none is None and unchanged[1] is sift, "one width: the grid as given"
+
+
+def test_a_paired_loss_interval_by_hand():
+    from helpers.evaluation.selection import paired_loss_interval
+
+    # 10 images: the reference right on all, the candidate wrong on 2: loss 20 points; the per-image
+    # differences (eight 0s, two 1s) have sd sqrt(0.1778) = 0.4216, half-width 1.96·0.4216/√10 = 26.1 points
+    loss, low, high = paired_loss_interval([1] * 10, [1] * 8 + [0] * 2)
+    assert loss == pytest.approx(20.0) and high - loss == pytest.approx(26.13, abs=0.02) and low == pytest.approx(2 * loss - high)
+    same = paired_loss_interval([1, 0, 1, 1], [1, 0, 1, 1])
+    assert same == (0.0, 0.0, 0.0), "the same predictions: no difference, none possible"
+    # the paired interval is narrower than treating the two accuracies as independent when errors coincide
+    reference = [1] * 90 + [0] * 10
+    candidate = [1] * 88 + [0] * 12            # the same 10 errors, two more
+    _, low, high = paired_loss_interval(reference, candidate)
+    independent = 1.96 * (0.9 * 0.1 / 100 + 0.88 * 0.12 / 100) ** 0.5 * 100
+    assert (high - low) / 2 < independent
+    with pytest.raises(ValueError, match="same"):
+        paired_loss_interval([1, 0], [1, 0, 1])
+
+
+def test_validation_correctness_matches_the_recorded_validation_accuracy():
+    from helpers.data import load_dataset, split_dataset
+    from helpers.defenses import Defense
+    from helpers.evaluation.defense_eval import train_defended, validation_correct
+    from helpers.training import TrainConfig
+
+    base = TrainConfig(n_train=400, n_test=64, n_aux=64, n_val=64, epochs=1)
+    splits = split_dataset(load_dataset("mnist5k"), **base.split_kwargs())
+    trained = train_defended(base, splits, Defense(), "pool2", "cpu")
+    correct = validation_correct(trained, splits)
+    assert correct.shape == (64,) and correct.double().mean().item() == pytest.approx(trained.val_accuracy)

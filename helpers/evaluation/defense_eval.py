@@ -18,6 +18,7 @@ import dataclasses
 import inspect
 
 import pandas as pd
+import torch
 
 from ..core import cache
 from ..core.config import check_choice, check_list
@@ -27,7 +28,7 @@ from ..defenses import Defense, ObservedEdge, from_config
 from ..models import cut_points, split
 from ..theory.mixture import gmm_conditional_entropy_bound
 from ..theory.probes import probe
-from ..training import TrainConfig, TrainedClassifier, held_out, train_classifier
+from ..training import TrainConfig, TrainedClassifier, held_out, observed_classifier, predict, train_classifier
 from .adaptive import TUNED_ATTACKS, adaptive_suite, attacker_attacks, chosen_settings, tuned_name
 from .harness import ATTACKS, AttackerKnowledge, SuiteBudget, observe_all, run_suite
 
@@ -192,3 +193,14 @@ def mixture_bound(trained: TrainedClassifier, splits, cut: str, sigma: float, k:
     d = splits.aux.x[0].numel()
     return {"redundancy_estimate": bound.redundancy_estimate, "log_det_term": bound.log_det_term,
             "h_x_given_z_bound": bound.bound, "mse_floor": bound.mse_lower_bound(d)}
+
+
+def validation_correct(trained: TrainedClassifier, splits, seed: int = 0) -> torch.Tensor:
+    """Per-image correctness (bool) of the classifier as deployed on the validation images held out
+    of target-train; a random defense draws its noise from ``seed`` (the decision itself uses the
+    accuracy recorded at training)."""
+    images = held_out(splits, trained.config.n_val)
+    model = observed_classifier(trained.model, trained.defense, trained.config.cut)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return predict(model, images.x) == images.y

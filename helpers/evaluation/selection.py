@@ -113,3 +113,29 @@ def with_siftfunnel_tuned(grid: list[Defense], widths, reference_accuracy: float
     chosen, _, table = tuned_to_budget(reference_accuracy, ladder, train, accuracy_budget)
     last = max(i for i, d in enumerate(grid) if d.name == "siftfunnel")   # the chosen one takes its place
     return [chosen if i == last else d for i, d in enumerate(grid) if d.name != "siftfunnel" or i == last], table
+
+
+def paired_loss_interval(reference_correct, candidate_correct, level: float = 0.95) -> tuple[float, float, float]:
+    """(loss, low, high) in points: how much accuracy a candidate loses against a reference on the
+    same images (per-image correctness, 0/1), with the interval of a paired difference of
+    proportions (normal approximation on the per-image differences). What a decision on a few
+    hundred validation images can resolve: it is printed beside every budget and match."""
+    from scipy.stats import norm
+
+    a = pd.Series(reference_correct, dtype=float).to_numpy()
+    b = pd.Series(candidate_correct, dtype=float).to_numpy()
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError(f"need two correctness vectors over the same >= 2 images, got {a.shape} and {b.shape}")
+    difference = a - b
+    loss = difference.mean()
+    half = norm.ppf(0.5 + level / 2) * difference.std(ddof=1) / len(difference) ** 0.5
+    return 100 * loss, 100 * (loss - half), 100 * (loss + half)
+
+
+def validation_loss(base, splits, defense: Defense, cut: str, device: str = "auto") -> tuple[float, float, float]:
+    """:func:`paired_loss_interval` of ``defense``'s classifier against the undefended one on the
+    validation images (both trained and cached by :func:`~helpers.evaluation.defense_eval.train_defended`)."""
+    from .defense_eval import train_defended, validation_correct
+
+    reference = validation_correct(train_defended(base, splits, Defense(), cut, device), splits)
+    return paired_loss_interval(reference, validation_correct(train_defended(base, splits, defense, cut, device), splits))
