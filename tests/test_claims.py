@@ -155,7 +155,7 @@ def test_a_condition_failing_in_one_seed_blocks_reproduced():
     assert met.verdict == "reproduced"
     failed = claims.claim_table(_mi_rows([60.0, 62.0, 64.0], [60.0, 61.0, 62.0], met=(True, False, True))).iloc[0]
     assert failed.verdict == "condition not met" and failed.detail == "MINE: condition not met; KSG: condition not met"
-    assert failed["we measure"].endswith("(n=3; condition failed in seed(s) 1)")
+    assert failed["we measure"].endswith("(n=3; condition failed: seeds 1)")
     assert "only if SiftFunnel within the accuracy budget in every seed" in failed.rule
 
 
@@ -385,17 +385,17 @@ def test_a_run_without_rows_gives_an_empty_table():
 
 
 def test_other_datasets_are_collected_apart_from_the_default(tmp_path):
-    claims.rows_frame([claims.record("patrol.depth", 0, 43.0)]).to_csv(tmp_path / "04_claims.csv", index=False)
+    claims.rows_frame([claims.record("gpz.ls_attack", 0, 43.0)]).to_csv(tmp_path / "04_claims.csv", index=False)
     for seed, value in [(0, 10.0), (1, 11.0), (2, 12.0)]:
         target = claims.seed_file("04", seed, tmp_path, dataset="cifar10")
         target.parent.mkdir(parents=True, exist_ok=True)
-        claims.rows_frame([claims.record("patrol.depth", seed, value)]).to_csv(target, index=False)
+        claims.rows_frame([claims.record("gpz.ls_attack", seed, value)]).to_csv(target, index=False)
     assert claims.seed_file("04", 1, tmp_path, dataset="mnist5k") == claims.seed_file("04", 1, tmp_path)
     assert target == tmp_path / "claims" / "cifar10" / "04_claims_seed2.csv"
     assert claims.collect_rows(tmp_path).value.tolist() == [43.0]   # the default dataset only
     other = claims.collect_rows(tmp_path, dataset="cifar10")
     assert sorted(zip(other.seed, other.value)) == [(0, 10.0), (1, 11.0), (2, 12.0)]
-    assert claims.collect(tmp_path, dataset="cifar10").set_index("id").loc["patrol.depth", "n seeds"] == 3
+    assert claims.collect(tmp_path, dataset="cifar10").set_index("id").loc["gpz.ls_attack", "n seeds"] == 3
 
 
 def test_two_runs_compared_reading_by_reading():
@@ -431,15 +431,15 @@ def test_a_ratio_against_an_mse_below_the_floor_is_a_bound():
     with pytest.raises(ValueError, match="positive"):
         claims.floored_ratio(0.0, 0.1)
     with pytest.raises(ValueError, match="bound"):
-        claims.record("patrol.depth", 0, 65.0, bound=">")
+        claims.record("gpz.ls_attack", 0, 65.0, bound=">")
 
 
 def _depth(values, bounds):
-    return claims.rows_frame([claims.record("patrol.depth", s, v, bound=b) for s, (v, b) in enumerate(zip(values, bounds))])
+    return claims.rows_frame([claims.record("gpz.ls_attack", s, v, bound=b) for s, (v, b) in enumerate(zip(values, bounds))])
 
 
 def test_bounds_keep_only_the_verdicts_the_true_values_could_not_undo():
-    """patrol.depth (> 1): lower bounds of 65, 190 and 160 (geometric mean 125) can only be larger: reproduced, shown as
+    """gpz.ls_attack (> 1): lower bounds of 65, 190 and 160 (geometric mean 125) can only be larger: reproduced, shown as
     '≥'; upper bounds far below 1 keep 'not reproduced'; bounds against the verdict, or mixed ones,
     leave the claim inconclusive; a seed with nothing measured is left out of n."""
     lower = claims.claim_table(_depth([65.0, 190.0, 160.0], ["≥"] * 3)).iloc[0]

@@ -72,15 +72,15 @@ def test_code_and_claim_sources(tmp_path):
     assert [numbers.value_of({"py": f"{grid}.{i}.sigma"}) for i in (0, 1)] == [0.5, 1.5], "a list indexed"
     with pytest.raises(IndexError):
         numbers.value_of({"py": f"{grid}.2.sigma"})
-    rows = [claims.record("patrol.depth", seed, value) for seed, value in enumerate([40.0, 43.0, 46.0])]
+    rows = [claims.record("gpz.ls_attack", seed, value) for seed, value in enumerate([40.0, 43.0, 46.0])]
     claims.rows_frame(rows[:1]).to_csv(tmp_path / "04_claims.csv", index=False)
     for seed in (1, 2):
         claims.seed_file("04", seed, tmp_path).parent.mkdir(exist_ok=True)
         claims.rows_frame(rows[seed:seed + 1]).to_csv(claims.seed_file("04", seed, tmp_path), index=False)
     geometric = (40.0 * 43.0 * 46.0) ** (1 / 3)   # a ratio claim: its mean is on the log scale
-    assert numbers.value_of({"n": "43", "claim": "patrol.depth", "stat": "mean"}, tmp_path) == pytest.approx(geometric)
-    low = numbers.value_of({"n": "0", "claim": "patrol.depth", "stat": "low"}, tmp_path)
-    assert low < 43.0 < numbers.value_of({"n": "0", "claim": "patrol.depth", "stat": "high"}, tmp_path)
+    assert numbers.value_of({"n": "43", "claim": "gpz.ls_attack", "stat": "mean"}, tmp_path) == pytest.approx(geometric)
+    low = numbers.value_of({"n": "0", "claim": "gpz.ls_attack", "stat": "low"}, tmp_path)
+    assert low < 43.0 < numbers.value_of({"n": "0", "claim": "gpz.ls_attack", "stat": "high"}, tmp_path)
 
 
 def test_counted_and_derived_sources(figures):
@@ -109,8 +109,8 @@ def test_a_claim_of_another_run(tmp_path):
     for seed, value in enumerate([2.0, 4.0, 8.0]):
         file = claims.seed_file("04", seed, tmp_path, variant="attackerstrong")
         file.parent.mkdir(parents=True, exist_ok=True)
-        claims.rows_frame([claims.record("patrol.depth", seed, value)]).to_csv(file, index=False)
-    assert numbers.value_of({"n": "4", "claim": "patrol.depth", "variant": "attackerstrong"}, tmp_path) == pytest.approx(4.0)
+        claims.rows_frame([claims.record("gpz.ls_attack", seed, value)]).to_csv(file, index=False)
+    assert numbers.value_of({"n": "4", "claim": "gpz.ls_attack", "variant": "attackerstrong"}, tmp_path) == pytest.approx(4.0)
 
 
 def test_bind_writes_only_bindings_that_agree(figures, tmp_path, monkeypatch):

@@ -85,7 +85,7 @@ def _describe(claim: Claim, part: pd.DataFrame) -> str:
         name = r["reading"] + (" (primary)" if primary else "")
         texts.append(f"{name} {shown}" if r["reading"] else shown)
     failed = sorted({s for text in part["condition failed"] if text for s in text.split(",")}, key=int)
-    condition = f"; condition failed in seed(s) {', '.join(failed)}" if failed else ""   # the rule column names it
+    condition = f"; condition failed: seeds {', '.join(failed)}" if failed else ""   # the rule column names it
     unmeasured = claim.primary not in (None, EVERY_READING) and claim.primary not in set(part.reading)
     missing = f"; primary reading not measured: {claim.primary}" if unmeasured else ""
     return "; ".join(texts) + f" (n={int(part['n seeds'].iloc[0])}{condition}{missing})"

@@ -40,7 +40,7 @@ def readme_block(table: pd.DataFrame) -> str:
     columns = README_COLUMNS + ([] if len(scales) == 1 else ["scale"])
     scale = f"Every claim at scale `{scales[0]}`. " if len(scales) == 1 else ""
     return (f"{README_START}\n{scale}{len(table)} claims; n is the number of seeds; intervals are 95%: "
-            f"t-intervals over seeds, exact for counts (the rule: the book)."
+            f"t-intervals over seeds, exact for counts (rule: the book)."
             f"\n\n{claims.markdown_table(table, columns)}\n{README_END}")
 
 
