@@ -44,7 +44,7 @@ class Claim:
     margin: float = 0.0         # how far short of the threshold still counts (within: the half-width)
     log: bool = False           # ratios: the interval is computed on log values
     statistic: str = "mean"     # see STATISTICS; "count": value = successes of ``trials`` per seed, threshold a share
-    magnitude: tuple[float, float] | None = None   # "≈ X" (X, X) or "X to Y": the paper's size, met within MAGNITUDE_FACTOR
+    magnitude: tuple[float, float] | None = None   # "≈ X": (X, X), "X to Y": (X, Y); met within MAGNITUDE_FACTOR
     primary: str | None = None  # the paper-faithful reading the verdict follows (EVERY_READING: all must hold)
     condition: str = ""         # what must hold in every seed for the claim to be judged (rows: ``condition met``)
 

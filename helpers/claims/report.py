@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..core import paths
-from .registry import (CLAIM_NOTEBOOKS, CLAIMS, EVERY_READING, MAGNITUDE_FACTOR, SECOND_DATASET, STRONG_COLUMN, STRONG_NOTEBOOKS,
-                       STRONG_VARIANT, VERDICTS, Claim)
+from .registry import (CLAIM_NOTEBOOKS, CLAIMS, EVERY_READING, MAGNITUDE_FACTOR, SECOND_DATASET, STRONG_COLUMN,
+                       STRONG_NOTEBOOKS, STRONG_VARIANT, VERDICTS, Claim)
 from .rule import judge, magnitude_band
 from .store import collect_rows, complete_run_rows, complete_variant_rows
 
@@ -107,7 +107,8 @@ def _rule_text(claim: Claim) -> str:
         return "by construction: no interval"
     if claim.magnitude is not None:
         low, high = magnitude_band(claim)
-        text = f"within [{low:g}, {high:g}] (×/÷ {MAGNITUDE_FACTOR:g} around the paper); no effect {claim.null:g}"  # no quote: smartquotes
+        # no apostrophe: the book's smart quotes would change it
+        text = f"within [{low:g}, {high:g}] (×/÷ {MAGNITUDE_FACTOR:g} around the paper); no effect {claim.null:g}"
     elif claim.direction == "within":
         text = f"within {claim.threshold:g} ± {claim.margin:g}"
     else:
