@@ -37,3 +37,21 @@ def test_ksg_through_a_projection_sees_only_the_kept_part():
     assert row.of_kept == pytest.approx(1.0, abs=0.25) and row.of_total < 0.5
     with pytest.raises(ValueError, match="k must lie"):
         calibrate_projected("ksg", d=5, k=6, n=100)
+
+
+def test_a_reading_maps_back_to_the_total_mi_through_the_calibration_curve():
+    import pandas as pd
+
+    from helpers.theory.mi_projection import corrected_cut, estimate_to_total
+
+    curve = pd.DataFrame({"total_mi": [2.0, 5.0, 10.0, 20.0], "estimate": [0.1, 0.5, 0.4, 2.0]})
+    assert estimate_to_total(0.3, curve) == pytest.approx(3.5)     # halfway between 2 and 5 nats
+    assert estimate_to_total(0.5, curve) == pytest.approx(5.0)     # the dip at 10 nats is flattened away
+    assert estimate_to_total(1.25, curve) == pytest.approx(15.0)   # between 0.5 (at 10) and 2.0 (at 20)
+    assert math.isnan(estimate_to_total(2.5, curve)) and math.isnan(estimate_to_total(0.0, curve))
+    # a reading of 0.3 against 1.25: 3.5 against 15 nats, a cut of 76.7%, where the readings' own ratio says 76%
+    cut = corrected_cut(0.3, 1.25, [curve, curve.assign(estimate=curve.estimate * 2)])
+    assert cut.iloc[0] == pytest.approx(100 * (1 - 3.5 / 15.0))
+    # the doubled curve reads 0.2, 1.0, (0.8 → 1.0), 4.0: 0.3 is 2 + 3·0.1/0.8 = 2.375 nats, 1.25 is
+    # 10 + 10·0.25/3 = 10.83 nats (the flat stretch keeps its first crossing)
+    assert cut.iloc[1] == pytest.approx(100 * (1 - 2.375 / (10 + 10 * 0.25 / 3)))

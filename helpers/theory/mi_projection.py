@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -20,6 +21,7 @@ from ..core import cache
 from .mi import principal_components, _run_estimator
 
 PROJECTION_VERSION = 1
+CALIBRATED_TOTALS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)   # nats: the range a reading is mapped back over
 
 
 def spectrum(d: int, decay: float = 1.0) -> torch.Tensor:
@@ -86,3 +88,30 @@ def calibrate_projected(estimator: str, d: int, k: int, n: int, total_mis=(2.0, 
     found = cache.cached("mi_projection", key, compute)
     frame = pd.DataFrame({"total_mi": total_mis, "kept_mi": found["kept"], "estimate": found["estimates"]})
     return frame.assign(of_total=frame.estimate / frame.total_mi, of_kept=frame.estimate / frame.kept_mi)
+
+
+def estimate_to_total(estimate: float, curve: pd.DataFrame) -> float:
+    """The smallest total MI that reads as ``estimate`` on a calibration ``curve`` (columns total_mi,
+    estimate, as :func:`calibrate_projected` returns): the first crossing of the curve made
+    non-decreasing (its running maximum), linear between calibrated points; NaN outside the
+    calibrated range, where the curve says nothing."""
+    ordered = curve.sort_values("total_mi")
+    reads, totals = ordered.estimate.cummax().to_numpy(), ordered.total_mi.to_numpy()
+    if not reads[0] <= estimate <= reads[-1]:
+        return math.nan
+    i = int(np.argmax(reads >= estimate))   # the first calibrated point that reads at least this much
+    if i == 0 or reads[i] == reads[i - 1]:
+        return float(totals[i])
+    share = (estimate - reads[i - 1]) / (reads[i] - reads[i - 1])
+    return float(totals[i - 1] + share * (totals[i] - totals[i - 1]))
+
+
+def corrected_cut(ours: float, reference: float, curves: list[pd.DataFrame]) -> pd.Series:
+    """100·(1 − T(ours)/T(reference)) for each calibration curve, T = :func:`estimate_to_total`: the
+    cut in the MI the toy model would give for two probe readings, one value per curve (their spread
+    is the calibration's share of the uncertainty; NaN where a reading lies outside a curve's range)."""
+    values = []
+    for curve in curves:
+        ours_total, reference_total = estimate_to_total(ours, curve), estimate_to_total(reference, curve)
+        values.append(100 * (1 - ours_total / reference_total))
+    return pd.Series(values, dtype=float)
