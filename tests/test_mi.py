@@ -57,7 +57,7 @@ def test_calibrate_reports_closed_form_truth_and_is_cached(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the second call must be served from the cache")
 
-    monkeypatch.setattr(mi, "_run_estimator", fail)
+    monkeypatch.setattr(mi, "run_estimator", fail)
     assert calibrate("ksg", d=4, n=400, rhos=rhos).estimate.tolist() == frame.estimate.tolist()
     with pytest.raises(ValueError):
         calibrate("infonce", d=2, n=50, rhos=(0.5,))

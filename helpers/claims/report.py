@@ -141,8 +141,9 @@ def with_variant(table: pd.DataFrame, variant_rows: pd.DataFrame, column: str) -
     return table.assign(**{column: table.id.map(verdicts).fillna("not rerun")})
 
 
-def published_table(folder: Path | None = None, scales: dict | None = None, notebooks: tuple[str, ...] = CLAIM_NOTEBOOKS,
-                    datasets: tuple[str, ...] = (SECOND_DATASET,)) -> pd.DataFrame:
+def published_table(folder: Path | None = None, scales: dict | None = None,
+                    notebooks: tuple[str, ...] = CLAIM_NOTEBOOKS, datasets: tuple[str, ...] = (SECOND_DATASET,)
+                    ) -> pd.DataFrame:
     """The table of README.md and notebook 08: :func:`collect`, plus the verdict against the
     strong attacker (:data:`STRONG_COLUMN`) once ``make claims-strong`` has all its seeds, and each
     of ``datasets`` once its run has rows of every one of ``notebooks`` on enough seeds

@@ -173,14 +173,14 @@ def judge(rows: pd.DataFrame) -> pd.DataFrame:
         claim = CLAIMS[claim_id]
         part = part.drop_duplicates("seed")
         mean, low, high, n = interval(claim, part)
-        failed = condition_failures(claim, part)
+        failed, bound = condition_failures(claim, part), bounds_of(part)
         successes, trials = ((int(part.value.sum()), int(part.trials.sum())) if claim.statistic == "count"
                              else (math.nan, math.nan))
         out.append({"id": claim_id, "reading": reading, "n seeds": n,
                     "seeds": ",".join(str(s) for s in sorted(part.seed)), "mean": mean, "low": low, "high": high,
-                    "verdict": "condition not met" if failed else bounded_verdict(claim, bounds_of(part),
+                    "verdict": "condition not met" if failed else bounded_verdict(claim, bound,
                                                                                   verdict(claim, low, high, n)),
-                    "bound": bounds_of(part),
+                    "bound": bound,
                     "condition failed": ",".join(map(str, failed)), "factor": magnitude_factor(claim, mean),
                     "successes": successes, "trials": trials})
     return pd.DataFrame(out)

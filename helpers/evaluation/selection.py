@@ -139,3 +139,22 @@ def validation_loss(base, splits, defense: Defense, cut: str, device: str = "aut
 
     reference = validation_correct(train_defended(base, splits, Defense(), cut, device), splits)
     return paired_loss_interval(reference, validation_correct(train_defended(base, splits, defense, cut, device), splits))
+
+
+def siftfunnel_held_to_budget(base, splits, grid: list[Defense], widths, cut: str, accuracy_budget: float,
+                              device: str = "auto") -> tuple[list[Defense], pd.DataFrame | None, str]:
+    """Notebooks 04 and 07: ``grid`` with SiftFunnel widened until it keeps ``accuracy_budget`` of the
+    undefended model's validation accuracy (:func:`with_siftfunnel_tuned`, every classifier trained
+    once and cached), the candidates tried, and a line saying what was kept and what the decision
+    resolves (:func:`validation_loss`'s paired interval); the grid as given, no table and "" without
+    SiftFunnel or with one width."""
+    from .defense_eval import train_defended
+
+    reference = train_defended(base, splits, Defense(), cut, device).val_accuracy
+    grid, table = with_siftfunnel_tuned(grid, widths, reference, lambda d: train_defended(base, splits, d, cut, device),
+                                        accuracy_budget)
+    if table is None:
+        return grid, None, ""
+    loss, low, high = validation_loss(base, splits, next(d for d in grid if d.name == "siftfunnel"), cut, device)
+    return grid, table, (f"SiftFunnel kept: {table[table.chosen].label.item()}, {loss:.1f} points below the undefended "
+                         f"validation accuracy (paired 95% interval [{low:.1f}, {high:.1f}] on {base.n_val} images)")

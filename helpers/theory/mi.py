@@ -93,7 +93,7 @@ def principal_components(t: torch.Tensor, k: int) -> torch.Tensor:
     return (flat @ v[:k].T).float()
 
 
-def _run_estimator(estimator: str, x: torch.Tensor, z: torch.Tensor, mine_epochs: int, k: int, seed: int) -> float:
+def run_estimator(estimator: str, x: torch.Tensor, z: torch.Tensor, mine_epochs: int, k: int, seed: int) -> float:
     if estimator == "ksg":
         return ksg_estimate(x, z, k=k, seed=seed)
     return mine_estimate(x, z, epochs=mine_epochs, seed=seed).estimate
@@ -116,7 +116,7 @@ def calibrate(estimator: str, d: int = 8, n: int = 1000, rhos=(0.3, 0.5, 0.7, 0.
         for index, rho in enumerate(rhos):
             x, z = gaussian_pairs(d, rho, n, seed + index)
             x, z = principal_components(x, d), principal_components(z, d)
-            estimates.append(_run_estimator(estimator, x, z, mine_epochs, k, seed))
+            estimates.append(run_estimator(estimator, x, z, mine_epochs, k, seed))
         return {"estimates": estimates}
 
     estimates = cache.cached("mi_calibration", key, compute)["estimates"]

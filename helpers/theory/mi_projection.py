@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from ..core import cache
-from .mi import principal_components, _run_estimator
+from .mi import principal_components, run_estimator
 
 PROJECTION_VERSION = 1
 CALIBRATED_TOTALS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)   # nats: the range a reading is mapped back over
@@ -82,7 +82,7 @@ def calibrate_projected(estimator: str, d: int, k: int, n: int, total_mis=(2.0, 
             x, z, noise_var = projected_case(d, total, n, decay, seed + index)
             kept.append(kept_mi(spectrum(d, decay), noise_var, k))
             x_low, z_low = principal_components(x, k), principal_components(z, k)
-            estimates.append(_run_estimator(estimator, x_low, z_low, mine_epochs, neighbours, seed))
+            estimates.append(run_estimator(estimator, x_low, z_low, mine_epochs, neighbours, seed))
         return {"estimates": estimates, "kept": kept}
 
     found = cache.cached("mi_projection", key, compute)
