@@ -74,7 +74,9 @@ def _describe(claim: Claim, part: pd.DataFrame) -> str:
     texts = []
     for _, r in part.iterrows():
         if claim.statistic == "constant":
-            shown = f"{_fmt(r['mean'])}{unit} (by construction)"
+            # seeds that chose another design (another SiftFunnel width) show their range
+            shown = (f"{_fmt(r['mean'])}{unit} (by construction)" if not math.isfinite(r["low"]) else
+                     f"{_fmt(r['low'])}–{_fmt(r['high'])}{unit} (by construction; the design differs between seeds)")
         else:
             counted = f" ({r['successes']:.0f} of {r['trials']:.0f})" if claim.statistic == "count" else ""
             bound = {"≥": "≥ ", "≤": "≤ ", "mixed": "bounds only: "}.get(r.get("bound", ""), "")
