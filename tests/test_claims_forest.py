@@ -80,3 +80,17 @@ def test_the_published_plot_has_every_reading_of_the_table_with_its_interval_and
         for part in detail.split("; "):
             reading, verdict = part.rsplit(": ", 1)
             assert ours.loc[(claim_id, "" if reading == "value" else reading), "verdict"] == verdict, part
+
+
+def test_a_reading_of_bounds_says_so_under_its_claim():
+    """patrol.depth over an edge inverted below the floor: every seed a lower bound, drawn as a point
+    with "at least" under the claim; an exact reading gets no such note."""
+    rows = [claims.record("patrol.depth", s, v, bound="≥", condition_met=True) for s, v in enumerate([72.0, 191.0, 128.0])]
+    rows += [claims.record("sift.accuracy_loss", s, v) for s, v in enumerate([0.5, 1.0, 1.5])]
+    table = forest.reading_table(claims.rows_frame(rows))
+    bounds = dict(zip(table.id, table.bound))
+    assert bounds == {"patrol.depth": "≥", "sift.accuracy_loss": ""}
+    assert table.set_index("id").verdict["patrol.depth"] == "reproduced"   # lower bounds keep it
+    fig = forest.forest_plot({"mnist5k": table})
+    labels = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert sum(label.startswith("(at least") for label in labels) == 1

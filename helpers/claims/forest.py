@@ -142,14 +142,30 @@ def _verdict_label(ax, row, strong: bool) -> None:
                 color=VERDICT_COLOURS[verdict], fontweight="bold")
 
 
+# what a reading's point is when its seeds' values are bounds (a ratio over an MSE below the floor)
+BOUND_NOTES = {"≥": "(at least: the MSE below it is under the attacks' floor)",
+               "≤": "(at most: the MSE above it is under the attacks' floor)",
+               "mixed": "(bounds of both kinds: the attacks' floor)"}
+
+
+def _reading_text(row) -> str:
+    """The grey line under a claim: its reading, whether it is the primary one, and whether the
+    point drawn is only a bound."""
+    parts = [row["reading"]] if row["reading"] else []
+    parts += ["(primary: the claim's verdict)"] if row.get("primary") else []
+    bound = row.get("bound")
+    parts += [BOUND_NOTES[bound]] if isinstance(bound, str) and bound in BOUND_NOTES else []
+    return " ".join(parts)
+
+
 def _label(ax, row) -> None:
-    """The claim (with its paper, wrapped) and, below it in grey, the reading."""
+    """The claim (with its paper, wrapped) and, below it in grey, the reading (:func:`_reading_text`)."""
     ax.axis("off")
     claim = textwrap.fill(f"{row['source']}: {row['claim']}", LABEL_WIDTH)
-    ax.text(0, 0.6 if row["reading"] else 0.35, claim, fontsize=8.5, va="center" if row["reading"] else "center")
-    if row["reading"]:
-        primary = " (primary: the claim's verdict)" if row.get("primary") else ""
-        ax.text(0.03, -0.35, row["reading"] + primary, fontsize=7.5, va="center", color="#4d4d4d")
+    below = _reading_text(row)
+    ax.text(0, 0.6 if below else 0.35, claim, fontsize=8.5, va="center")
+    if below:
+        ax.text(0.03, -0.35, below, fontsize=7.5, va="center", color="#4d4d4d")
 
 
 def forest_plot(panels: dict, width: float = 9.5, row_height: float = 0.52):
