@@ -130,7 +130,7 @@ class IntraClassVariance(Budgeted):
     other_datasets: list[Dataset] = ["fashion-mnist", "cifar10"]
     smoothing: Annotated[list[Annotated[float, Field(ge=-0.5, lt=1, allow_inf_nan=False)]], Field(min_length=1)] = \
         [0.0, 0.3, -0.05]
-    smoothing_seeds: Annotated[list[Seed], Field(min_length=1)] = [0, 1, 2]
+    smoothing_seeds: Annotated[list[Seed], Field(min_length=1)] = [0, 1, 2, 3, 4]
     smoothing_cuts: Annotated[list[VggCut], Field(min_length=1)] = ["relu5", "pool3", "fc1", "logits"]
     smoothing_attack_cut: VggCut = "logits"
     smoothing_attacked: list[Finite] = [0.0, 0.3]
