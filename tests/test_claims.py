@@ -458,6 +458,28 @@ def test_bounds_keep_only_the_verdicts_the_true_values_could_not_undo():
     assert unresolved["n seeds"] == 3 and unresolved.verdict == "reproduced"
 
 
+def test_a_finished_run_gets_its_column_with_a_claim_it_could_not_measure_in_one_seed(tmp_path):
+    """Completeness is a property of the runs: 05 ran on seeds 0-2 of Fashion-MNIST, but in seed 1
+    CEM matched none of its bases, so cem.gain has rows of seeds 0 and 2 only. The column appears,
+    and cem.gain is judged on its two seeds (n = 2: 20% and 30%, mean 25%, t-interval
+    25 ± 12.706 · 5 = [-38.5, 88.5], which holds 12.9: inconclusive), never on a third made up."""
+    default = [claims.record("cem.gain", s, v, reading="noise-aware decoder") for s, v in enumerate([20.0, 25.0, 30.0])]
+    claims.rows_frame(default).to_csv(tmp_path / "05_claims.csv", index=False)
+    for seed in range(3):
+        target = claims.seed_file("05", seed, tmp_path, dataset=claims.SECOND_DATASET)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        measured = [] if seed == 1 else [claims.record("cem.gain", seed, 20.0 + 5 * seed, reading="noise-aware decoder")]
+        claims.rows_frame(measured + [claims.record("cem.utility", seed, 0.1)]).to_csv(target, index=False)
+        complete = claims.complete_run_rows(tmp_path, ("05",), dataset=claims.SECOND_DATASET)
+        assert (complete is None) == (seed < 2), f"complete after seed {seed}: {complete is not None}"
+    judged = claims.judge(complete).set_index("id").loc["cem.gain"]
+    assert judged["n seeds"] == 2 and judged["mean"] == pytest.approx(25.0)
+    assert judged["low"] == pytest.approx(25 - 12.7062 * 5, abs=1e-3) and judged.verdict == "inconclusive"
+    table = claims.published_table(tmp_path, notebooks=("05",)).set_index("id")
+    assert table.loc["cem.gain", claims.SECOND_DATASET] == "inconclusive (differs)"
+    assert claims.complete_run_rows(tmp_path, ("05", "06"), dataset=claims.SECOND_DATASET) is None   # 06 never ran
+
+
 def test_the_second_dataset_gets_its_column_once_complete_and_differences_are_marked(tmp_path):
     """mnist5k reproduces gpz.ls_attack (1.1, 1.2, 1.15 > 1); on Fashion-MNIST two seeds add no
     column, three of 0.8, 0.85, 0.9 (below 1: not reproduced) add one, marked as differing."""

@@ -13,7 +13,6 @@ import pandas as pd
 from ..core import paths
 from ..core.config import check_seed
 from .registry import BOUNDS, CLAIMS, DEFAULT_DATASET, MIN_SEEDS, MSE_FLOOR, SEED_FOLDER, Claim
-from .rule import judge
 
 
 ROW_COLUMNS = ["id", "reading", "seed", "value", "note", "trials", "condition met", "bound"]
@@ -167,16 +166,18 @@ def _one_row_per_seed(rows: pd.DataFrame) -> pd.DataFrame:
 def complete_run_rows(folder: Path | None = None, notebooks: tuple[str, ...] = (), dataset: str | None = None,
                       variant: str | None = None) -> pd.DataFrame | None:
     """The claim rows of a run on another ``dataset`` or a ``variant`` run (:func:`collect_rows`), or
-    None until it is complete: every claim it has measured on :data:`MIN_SEEDS` seeds or more, and
-    rows from each of ``notebooks``. A partial run (a crashed job, a seed still to run) would only add
-    "inconclusive", or call a notebook's claims "not rerun"."""
+    None until it is complete: each of ``notebooks`` (default: those it has rows of) has run on
+    :data:`MIN_SEEDS` seeds or more. A partial run (a crashed job, a seed still to run) would
+    only add "inconclusive", or call a notebook's claims "not rerun". Completeness is a property of
+    the runs, not of each claim: a claim a finished run could not measure in a seed (CEM matching
+    none of its bases in accuracy) is judged on the seeds that measured it, its n shown."""
     folder = Path(folder) if folder is not None else paths.FIGURES
-    if not any(_seed_folder(folder, dataset, variant).glob("[0-9][0-9]_claims_seed*.csv")):
+    files = sorted(_seed_folder(folder, dataset, variant).glob("[0-9][0-9]_claims_seed*.csv"))
+    seeds = {number: {_run_seed(f) for f in files if f.name[:2] == number}
+             for number in (notebooks or {f.name[:2] for f in files})}
+    if not files or min(len(s) for s in seeds.values()) < MIN_SEEDS:
         return None
-    rows = collect_rows(folder, dataset, variant)
-    if set(notebooks) - {f[:2] for f in rows.file} or judge(rows)["n seeds"].min() < MIN_SEEDS:
-        return None
-    return rows
+    return collect_rows(folder, dataset, variant)
 
 
 def complete_variant_rows(variant: str, folder: Path | None = None,
