@@ -203,6 +203,37 @@ def test_warm_run_reuses_scores_and_computes_no_features(setting, monkeypatch):
         first.drop(columns=["seconds_fit", "seconds_reconstruct"], errors="ignore"))
 
 
+def test_a_run_without_selection_reads_the_cached_run_with_it_and_gets_the_same_bits(setting):
+    """notebook 07 §6: a tuned attack whose default setting wins, and the prior attacks' start, are
+    the untuned attacks already run with the validation images. ``reuse=`` reads those entries
+    (nothing fitted, no entry written) and returns exactly what computing them again gives."""
+    from helpers.core import paths
+    from helpers.training import held_out
+
+    config, splits = setting
+    config = dataclasses.replace(config, n_val=64)
+    trained = train_classifier(config, splits, device="cpu")
+    selection = held_out(splits, config.n_val)
+    budget = SuiteBudget(decoder_epochs=1, decoder_depth=0, white_box_steps=3, hybrid_steps=3, n_eval=8,
+                         n_eval_optimisation=3)
+    attacks = ["inverse_network", "hybrid", "white_box"]
+    entries = lambda: sorted((paths.cache_dir() / "reconstruction").glob("*.json"))  # noqa: E731
+    run_suite(trained, splits, "pool1", budget=budget, attacks=attacks, device="cpu", selection=selection)
+    stored = entries()
+    assert len(stored) == 3
+    reused_table, reused, _ = run_suite(trained, splits, "pool1", budget=budget, attacks=attacks, device="cpu",
+                                        reuse=selection)
+    assert entries() == stored, "a reused attack must not be fitted or stored again"
+    run_suite(trained, splits, "pool1", budget=budget, attacks=["inverse_network"], device="cpu",
+              reuse=held_out(splits, 32))   # no run with that selection is cached: computed and stored
+    assert len(entries()) == 4
+    fresh_table, fresh, _ = run_suite(trained, splits, "pool1", budget=budget, attacks=attacks, device="cpu",
+                                      overwrite=True)
+    assert len(entries()) == 6, "overwrite computes the runs without selection again (and reads nothing)"
+    assert all(torch.equal(reused[a], fresh[a]) for a in attacks)
+    assert reused_table[["attack", "image", "mse", "ssim"]].equals(fresh_table[["attack", "image", "mse", "ssim"]])
+
+
 def test_selection_images_are_reconstructed_by_the_same_fitted_attacks(setting):
     """Choices are made on held-out validation images: every attack, fitted once, also reconstructs
     them; the scored rows are exactly those of a run without selection."""

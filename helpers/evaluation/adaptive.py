@@ -129,10 +129,12 @@ def chosen_settings(tuning: pd.DataFrame, budget: SuiteBudget) -> str:
 
 
 def adaptive_suite(trained, splits: Splits, cut: str, budget: SuiteBudget, attacks=TUNED_ATTACKS,
-                   tune_fraction: float = 0.2, seed: int = 0, device: str = "auto", selection: Split | None = None):
+                   tune_fraction: float = 0.2, seed: int = 0, device: str = "auto", selection: Split | None = None,
+                   reuse: Split | None = None):
     """Each attack tuned against this classifier's defense (:func:`tune`), then run as chosen:
     (per-image table with attacks named ``"<attack>_tuned"``, {name: x̂}, evaluation split,
-    tuning table)."""
+    tuning table). ``reuse``: :func:`~helpers.evaluation.harness.run_suite`'s (a chosen default
+    setting is the untuned attack, often already run with the validation images)."""
     for attack in attacks:
         check_choice("tuned attack", attack, TUNED_ATTACKS)
     tables, reconstructions, tunings, evaluation = [], {}, [], None
@@ -141,7 +143,7 @@ def adaptive_suite(trained, splits: Splits, cut: str, budget: SuiteBudget, attac
         chosen: Candidate = tuning.loc[tuning.chosen, "setting"].item()
         table, recon, evaluation = run_suite(trained, splits, cut, knowledge=AttackerKnowledge(noise_aware=chosen.noise_aware),
                                              budget=dataclasses.replace(budget, **chosen.overrides), attacks=[attack],
-                                             seed=seed, device=device, selection=selection)
+                                             seed=seed, device=device, selection=selection, reuse=reuse)
         name = tuned_name(attack)
         tables.append(table.assign(attack=name))
         reconstructions[name] = recon[attack]

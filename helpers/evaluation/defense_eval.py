@@ -112,13 +112,13 @@ def evaluate_defense(trained: TrainedClassifier, splits, cut: str, budget: Suite
                                    ([a for a in untuned if a not in attacks], added_selection)):
         if group:
             part, recon, evaluation = run_suite(trained, splits, cut, budget=budget, attacks=group, seed=seed,
-                                                device=device, selection=group_selection)
+                                                device=device, selection=group_selection, reuse=selection)
             parts.append(_images_marked(part, group_selection))
             reconstructions.update(recon)
     tuning = ""
     if to_tune:
         tuned, tuned_x, evaluation, chosen = adaptive_suite(trained, splits, cut, budget, to_tune, seed=seed,
-                                                            device=device, selection=added_selection)
+                                                            device=device, selection=added_selection, reuse=selection)
         parts.append(_images_marked(tuned, added_selection))
         reconstructions.update(tuned_x)
         tuning = chosen_settings(chosen, budget)

@@ -40,7 +40,7 @@ __all__ = ["ATTACKS", "AUX_CHOICES", "BASELINES", "PRIOR_ATTACKS", "AttackerKnow
 def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Defense | None = None,
               knowledge: AttackerKnowledge = AttackerKnowledge(), budget: SuiteBudget = SuiteBudget(),
               attacks=ATTACKS, seed: int = 0, device: str = "auto", overwrite: bool = False,
-              score_labels: bool = True, selection: Split | None = None):
+              score_labels: bool = True, selection: Split | None = None, reuse: Split | None = None):
     """Fit and run ``attacks`` at ``cut``; returns (per-image DataFrame, {attack: x̂}, evaluation split).
 
     ``attacks``: names of registered attacks (:func:`~helpers.attacks.protocol.registered_attacks`:
@@ -55,6 +55,11 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
     validation split): every fitted attack also reconstructs them, and the table gains their rows,
     with a column ``images`` that is ``"test"`` for the scored rows and ``"selection"`` for these;
     choices are made on the latter.
+
+    ``reuse`` (a selection split, for a run without one): an attack already cached with that
+    selection is read from its entry instead of being fitted again. That entry's scored
+    reconstructions are the ones this run would compute: the same fit, the scored images
+    reconstructed first, the selection's noise drawn from a generator of its own.
     """
     defense = _deployed_defense(trained, cut, defense)
     for name in attacks:
@@ -74,7 +79,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
            "knowledge": dataclasses.asdict(_effective(knowledge, defense)), "n_eval": budget.n_eval, "seed": seed,
            "eval_index": cache.config_hash({"i": evaluation.index.tolist()}),
            **({"selection_index": cache.config_hash({"i": selection.index.tolist()})} if selection is not None else {})}
-    runner = _Runner(context, views, key, overwrite)
+    reusable = {"selection_index": cache.config_hash({"i": reuse.index.tolist()})} if reuse is not None and selection is None else {}
+    runner = _Runner(context, views, key, overwrite, reusable)
     for name in attacks:
         runner.run(name)
     requested = {name: runner.results[name] for name in attacks}
@@ -116,8 +122,9 @@ class _Observations:
 class _Runner:
     """Runs registered attacks once each (an attack's start first), through the reconstruction cache."""
 
-    def __init__(self, context: AttackContext, views: _Observations, key: dict, overwrite: bool):
+    def __init__(self, context: AttackContext, views: _Observations, key: dict, overwrite: bool, reusable: dict | None = None):
         self.context, self.views, self.key, self.overwrite = context, views, key, overwrite
+        self.reusable = reusable or {}   # the key fields of a run with a selection that may stand in (run_suite's reuse)
         self.results: dict[str, dict] = {}
         self.keys: dict[str, dict] = {}   # the cache keys of the cached attacks
 
@@ -137,6 +144,13 @@ class _Runner:
         n_opt = self.context.budget.n_optimisation
         key = {**self.key, **spec.key(attack, self.context), **({"n_optimisation": n_opt} if spec.optimisation else {})}
         device = resolve_device(self.context.device)
+        if self.reusable and not self.overwrite:
+            wider = {**key, **self.reusable}
+            found = cache.load("reconstruction", wider, device)
+            if found is not None:
+                self.results[name] = {field: value for field, value in found.items() if field != "x_hat_selection"}
+                self.keys[name] = wider   # its scores, cached beside it, are those of the same x_hat
+                return self.results[name]
         self.results[name] = cache.cached("reconstruction", key, compute, self.overwrite, device)
         self.keys[name] = key
         return self.results[name]
