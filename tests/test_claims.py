@@ -307,9 +307,13 @@ def test_readme_block_is_rewritten_idempotently(tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "| GPZ | GPZ split: > 4× the MSE of shallow splits | > 4× (IR-152) | 6.95 × [" in text
-    assert "(n=3) | reproduced |" in text and "Every claim at scale `quick`. 1 claims" in text
+    assert "(n=3) | reproduced |" in text and "Every claim at scale `quick` on mnist5k. 1 claims" in text
     assert "no effect" not in text, "the short form leaves the rule to the book's full table"
+    assert "Column `" not in text, "no second dataset: nothing to explain"
     assert not publish.update_readme(table, readme)
+    publish.update_readme(table.assign(**{claims.SECOND_DATASET: "inconclusive (differs)"}), readme)
+    assert f"Column `{claims.SECOND_DATASET}`: the verdict on that dataset's own seeds" in readme.read_text()
+    assert "| reproduced | inconclusive (differs) |" in readme.read_text()
     table.loc[0, "scale"] = "paper"
     table = pd.concat([table, table.assign(scale="quick")])
     assert publish.update_readme(table, readme)

@@ -34,13 +34,16 @@ README_COLUMNS = ["source", "claim", "paper says", "primary measure", "verdict"]
 
 
 def readme_block(table: pd.DataFrame) -> str:
-    """The README's short form of the table: the rule's column left to the book's full table, and
-    the scale said once when every claim ran at the same one."""
+    """The README's short form of the table: the rule's column left to the book's full table, the
+    scale said once when every claim ran at the same one, and what a second dataset's column is."""
     scales = sorted(set(table.scale))
     columns = README_COLUMNS + ([] if len(scales) == 1 else ["scale"])
-    scale = f"Every claim at scale `{scales[0]}`. " if len(scales) == 1 else ""
-    return (f"{README_START}\n{scale}{len(table)} claims; n is the number of seeds; intervals are 95%: "
-            f"t-intervals over seeds, exact for counts (rule: the book)."
+    scale = f"Every claim at scale `{scales[0]}`" if len(scales) == 1 else "Every claim"
+    other = claims.SECOND_DATASET in table.columns
+    column = (f" Column `{claims.SECOND_DATASET}`: the verdict on that dataset's own seeds, \"(differs)\" where "
+              f"it is not {claims.DEFAULT_DATASET}'s." if other else "")
+    return (f"{README_START}\n{scale} on {claims.DEFAULT_DATASET}. {len(table)} claims; n is the number of seeds; "
+            f"intervals are 95%: t-intervals over seeds, exact for counts (rule: the book).{column}"
             f"\n\n{claims.markdown_table(table, columns)}\n{README_END}")
 
 
