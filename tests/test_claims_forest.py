@@ -56,6 +56,19 @@ def test_the_plot_draws_each_reading_on_its_own_axis_with_its_verdict():
     assert vgg.get_xlim()[0] < 4.0 < vgg.get_xlim()[1], "the threshold is on the axis"
 
 
+def test_the_claims_labels_end_before_their_axes_with_two_panels():
+    """A second dataset's panel must not squeeze the claims' labels under the first panel's axes."""
+    table = forest.reading_table(hand_made_rows())
+    for panels in ({"mnist5k": table}, {"mnist5k": table, "fashion-mnist": table}):
+        fig = forest.forest_plot(panels)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        plotted = [ax for ax in fig.axes if ax.axison]
+        first_axis = min(ax.get_window_extent().x0 for ax in plotted)
+        labels = [t for ax in fig.axes if not ax.axison for t in ax.texts if ": " in t.get_text()]
+        assert labels and max(t.get_window_extent(renderer).x1 for t in labels) < first_axis, list(panels)
+
+
 def test_panels_frame_puts_the_dataset_first():
     table = forest.reading_table(hand_made_rows())
     frame = forest.panels_frame({"mnist5k": table, "fashion-mnist": table})

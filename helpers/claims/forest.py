@@ -168,12 +168,14 @@ def _label(ax, row) -> None:
         ax.text(0.03, -0.35, below, fontsize=7.5, va="center", color="#4d4d4d")
 
 
-def forest_plot(panels: dict, width: float = 9.5, row_height: float = 0.52):
+def forest_plot(panels: dict, width: float | None = None, row_height: float = 0.52):
     """A figure of :func:`reading_table` frames, one panel (column) per key of ``panels`` (e.g. a
-    dataset), rows aligned by claim reading. Returns the figure."""
+    dataset), rows aligned by claim reading. Returns the figure. By default each panel adds its own
+    width, so that the claims' labels keep theirs (a fixed width squeezed them under the axes)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
+    width = width or 5.6 + 3.9 * len(panels)   # 9.5 inches for one panel
     frames = list(panels.values())
     keys = list(dict.fromkeys((r.id, r.reading) for f in frames for r in f.itertuples()))
     strong = {name: f"mean {STRONG}" in f and f[f"mean {STRONG}"].notna().any() for name, f in panels.items()}
