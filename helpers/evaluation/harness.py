@@ -79,7 +79,8 @@ def run_suite(trained: TrainedClassifier, splits: Splits, cut: str, defense: Def
            "knowledge": dataclasses.asdict(_effective(knowledge, defense)), "n_eval": budget.n_eval, "seed": seed,
            "eval_index": cache.config_hash({"i": evaluation.index.tolist()}),
            **({"selection_index": cache.config_hash({"i": selection.index.tolist()})} if selection is not None else {})}
-    reusable = {"selection_index": cache.config_hash({"i": reuse.index.tolist()})} if reuse is not None and selection is None else {}
+    reusable = ({"selection_index": cache.config_hash({"i": reuse.index.tolist()})}
+                if reuse is not None and selection is None else {})
     runner = _Runner(context, views, key, overwrite, reusable)
     for name in attacks:
         runner.run(name)
