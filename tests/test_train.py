@@ -78,6 +78,29 @@ def test_epoch_states_are_kept_on_request(tiny):
     assert not torch.equal(trained.model_at_epoch(1).blocks.relu1[0].weight, last.blocks.relu1[0].weight)
 
 
+def test_a_training_without_epoch_states_reads_the_same_training_with_them(tiny, monkeypatch):
+    """Notebook 02 keeps the undefended model's per-epoch weights, 04-07 ask for it without: they
+    read 02's entry (nothing trained, nothing stored) and get the weights training without gives."""
+    from helpers.core import paths
+
+    config, splits = tiny
+    keeping = TrainConfig(**{**config.__dict__, "epochs": 2, "keep_epoch_states": True})
+    plain = TrainConfig(**{**keeping.__dict__, "keep_epoch_states": False})
+    kept = train_classifier(keeping, splits, device="cpu")
+    entries = sorted((paths.cache_dir() / "classifier").glob("*.json"))
+    with monkeypatch.context() as patched:
+        patched.setattr(train_module, "_fit", lambda *args: pytest.fail("trained instead of reading 02's entry"))
+        read = train_classifier(plain, splits, device="cpu")
+    assert sorted((paths.cache_dir() / "classifier").glob("*.json")) == entries
+    assert read.epoch_states is None and read.history == kept.history and read.cache_key["keep_epoch_states"] is False
+    trained = train_classifier(plain, splits, device="cpu", overwrite=True)   # trained for real, without
+    assert len(list((paths.cache_dir() / "classifier").glob("*.json"))) == len(entries) + 1
+    for name, tensor in trained.model.state_dict().items():
+        assert torch.equal(tensor, read.model.state_dict()[name]), name
+    with pytest.raises(ValueError, match="keep_epoch_states"):   # the reverse cannot be read
+        read.model_at_epoch(1)
+
+
 def test_mismatched_splits_are_refused(tiny):
     config, splits = tiny
     with pytest.raises(ValueError, match="splits do not match"):

@@ -213,6 +213,17 @@ def cached(kind: str, config: dict, compute: Callable[[], dict], overwrite: bool
         return payload
 
 
+def load_within(kind: str, wider: dict, extra: tuple[str, ...], device: str | torch.device = "cpu") -> dict | None:
+    """The payload of the entry ``wider`` without the fields ``extra``, or None when it is absent.
+
+    For a computation that is another one plus some output: the same training that also kept its
+    per-epoch weights, the same attack that also reconstructed validation images. Reading the
+    wider entry gives this one's payload bit for bit, where computing it again would cost the
+    computation; the caller says which fields are the extra output."""
+    found = load(kind, wider, device)
+    return None if found is None else {field: value for field, value in found.items() if field not in extra}
+
+
 def cost_table(folder: Path | None = None):
     """Seconds of computation stored in the cache, summed per (notebook, kind) with entry counts.
 

@@ -147,9 +147,9 @@ class _Runner:
         device = resolve_device(self.context.device)
         if self.reusable and not self.overwrite:
             wider = {**key, **self.reusable}
-            found = cache.load("reconstruction", wider, device)
+            found = cache.load_within("reconstruction", wider, ("x_hat_selection",), device)
             if found is not None:
-                self.results[name] = {field: value for field, value in found.items() if field != "x_hat_selection"}
+                self.results[name] = found
                 self.keys[name] = wider   # its scores, cached beside it, are those of the same x_hat
                 return self.results[name]
         self.results[name] = cache.cached("reconstruction", key, compute, self.overwrite, device)
