@@ -35,6 +35,27 @@ def test_reconstructions_have_the_input_shape_range_and_are_seeded(digits):
     assert torch.equal(a, b)
 
 
+def test_the_decoder_fit_gives_the_bits_of_per_tensor_adam(digits, monkeypatch):
+    """The fit's Adam runs foreach (fewer calls per step, issue 27): every cached decoder must stay
+    what the per-tensor Adam it was computed with gives, bit for bit, conv and flat features alike."""
+    from helpers.attacks import learned
+
+    x_aux, x_test = digits
+    adam = torch.optim.Adam
+    per_tensor = lambda params, **kw: adam(params, **{**kw, "foreach": False})  # noqa: E731
+    for shape, features in (((4, 14, 14), lambda x: torch.nn.functional.avg_pool2d(x, 2).repeat(1, 4, 1, 1)),
+                            ((112,), lambda x: x.flatten(1)[:, ::7])):
+        fit = lambda: InverseNetworkAttack(shape, (1, 28, 28), width=8, depth=0, epochs=2, batch_size=32,  # noqa: E731
+                                           lr=3e-3, seed=1, device="cpu").fit(x_aux, features(x_aux))
+        ours = fit()
+        with monkeypatch.context() as patched:
+            patched.setattr(learned.torch.optim, "Adam", per_tensor)
+            reference = fit()
+        for name, tensor in ours.decoder.state_dict().items():
+            assert torch.equal(tensor, reference.decoder.state_dict()[name]), (shape, name)
+        assert torch.equal(ours.reconstruct(features(x_test)), reference.reconstruct(features(x_test)))
+
+
 def test_wrong_feature_shape_is_refused(digits):
     x_aux, _ = digits
     attack = InverseNetworkAttack((4, 7, 7), (1, 28, 28), epochs=1, device="cpu")
