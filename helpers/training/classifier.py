@@ -274,8 +274,9 @@ def train_classifier(config: TrainConfig, splits: Splits, device: str = "auto",
     if len(splits.train) != config.n_train or len(splits.test) != config.n_test:
         raise ValueError("splits do not match config: build them with config.split_kwargs()")
     torch_device = resolve_device(device)
-    # the same training with its per-epoch weights kept (notebook 02 trains the undefended model so,
-    # 04-07 without them) has these final weights: read it rather than train again
+    # the same training with its per-epoch weights kept has these final weights: read it rather than
+    # train again (notebook 02 trains its undefended model so for the label-smoothing arms, and
+    # without them for the architecture comparison)
     within = (cache.load_within("classifier", {**key, "keep_epoch_states": True}, ("epoch_states",), torch_device)
               if not config.keep_epoch_states and not overwrite else None)
     payload = within or cache.cached("classifier", key, lambda: _fit(config, splits, torch_device), overwrite,
