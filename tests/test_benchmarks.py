@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from benchmarks.bench_attacks import ModelClock, _watching, outside_share
+from benchmarks.bench_attacks import ModelClock, _watching, _watching_all, _watching_built, outside_share
 
 
 class Sleeper(torch.nn.Module):
@@ -50,3 +50,22 @@ def test_two_models_in_a_row_are_each_counted_and_grad_is_clocked():
     before = clock.seconds
     outer(x)
     assert clock.seconds == before, "a released clock hears nothing"
+
+
+def test_modules_built_during_the_run_are_clocked_and_the_factory_is_given_back():
+    """The query-free attack builds its shadow edge inside fit, the inverse network its decoder."""
+    class Attack:
+        def __init__(self):
+            self.make = lambda: Sleeper(0.03)
+
+        def fit(self):
+            self.make()(torch.ones(1))
+            time.sleep(0.03)
+
+    attack, other = Attack(), Sleeper(0.03)
+    factory = attack.make
+    seconds, outside = outside_share(lambda: (attack.fit(), other(torch.ones(1))),
+                                     _watching_all(_watching_built(attack, "make"), _watching(other)), repeats=1)
+    assert seconds == pytest.approx(0.09, abs=0.03)
+    assert outside == pytest.approx(1 / 3, abs=0.15)
+    assert attack.make is factory and not other._forward_hooks
