@@ -29,7 +29,7 @@ def test_the_clock_counts_the_model_and_the_backward_and_not_the_rest():
         time.sleep(0.04)
 
     seconds, outside = outside_share(run, _watching(model), repeats=2)
-    assert seconds == pytest.approx(0.08, abs=0.03)
+    assert 0.08 <= seconds < 0.25   # a sleep never ends early; a loaded machine may end it late
     assert outside == pytest.approx(0.5, abs=0.15)
     assert not model._forward_hooks and not model._forward_pre_hooks, "the hooks must go with the run"
     assert torch.Tensor.backward.__name__ == "backward", "Tensor.backward must be restored"
@@ -45,7 +45,7 @@ def test_two_models_in_a_row_are_each_counted_and_grad_is_clocked():
         y = inner(outer(x))
         torch.autograd.grad(y.sum(), x)
     clock.release()
-    assert clock.seconds == pytest.approx(0.04, abs=0.02)   # each forward once; the grad call adds little
+    assert 0.04 <= clock.seconds < 0.12   # each forward once; the grad call adds little
     assert torch.autograd.grad.__name__ == "grad"
     before = clock.seconds
     outer(x)
@@ -66,6 +66,6 @@ def test_modules_built_during_the_run_are_clocked_and_the_factory_is_given_back(
     factory = attack.make
     seconds, outside = outside_share(lambda: (attack.fit(), other(torch.ones(1))),
                                      _watching_all(_watching_built(attack, "make"), _watching(other)), repeats=1)
-    assert seconds == pytest.approx(0.09, abs=0.03)
+    assert 0.09 <= seconds < 0.3
     assert outside == pytest.approx(1 / 3, abs=0.15)
     assert attack.make is factory and not other._forward_hooks
