@@ -345,10 +345,9 @@ def section(peak: float) -> list[str]:
              "| GFLOP | share of matmul peak |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        outside = "n/a" if math.isnan(r["outside"]) else f"{r['outside']:.0%}"
         total = r["fit_s"] + r["reconstruct_s"]
         lines.append(f"| {r['attack']} | {r['cut']} | {r['n']} | {r['fit_s']:.1f} | {r['reconstruct_s']:.2f} | "
-                     f"{r['n'] / r['reconstruct_s']:.0f} | {r['n'] / total:.1f} | {outside} | "
+                     f"{r['n'] / r['reconstruct_s']:.0f} | {r['n'] / total:.1f} | {r['outside']:.0%} | "
                      + ("n/a | n/a |" if math.isnan(r["flops"]) else f"{r['flops'] / 1e9:.1f} | {r['flops'] / total / peak:.0%} |"))
     lines += ["", "Latent search and diffusion start from the inverse network's reconstruction: their fit is the "
               "decoder's, their reconstruction includes its share. Their priors are trained once per auxiliary "
